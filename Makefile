@@ -1,0 +1,49 @@
+# The front door. Each target calls one script under scripts/; see README.md.
+# SERIES=off runs any of them on the unpatched base.
+
+.PHONY: help deps demo check tree export series-check build initramfs vm results baseline shellcheck clean
+
+help:
+	@echo "make demo     apply, build, boot, and show the 2 GiB BAR mapping and its numbers"
+	@echo "make check    every test: series checks, normal + debug kernels, all guest scenarios"
+	@echo "make tree     create/refresh build/linux (base + patches/) and build/linux-base"
+	@echo "make export   write build/linux's commits back to patches/"
+	@echo "make series-check   checkpatch --strict and git am onto the pristine base"
+	@echo "make build ARCH=x86_64 VARIANT=normal|debug; make initramfs; make vm SCENARIO=noiommu|viommu"
+	@echo "make baseline re-record the selftests/vm results of the unpatched base"
+	@echo "SERIES=off    any of the above on the unpatched base"
+
+ARCH ?= x86_64
+VARIANT ?= normal
+SCENARIO ?= noiommu
+
+deps:
+	scripts/install-deps
+demo:
+	scripts/demo
+check:
+	scripts/check
+tree:
+	scripts/tree
+export:
+	scripts/export
+series-check:
+	scripts/check-series
+build:
+	scripts/build $(ARCH) $(VARIANT)
+initramfs:
+	scripts/initramfs $(ARCH) $(VARIANT)
+vm:
+	scripts/run-vm $(ARCH) $(VARIANT) $(SCENARIO)
+results:
+	python3 tests/host/results.py build/runs/*
+baseline:
+	SERIES=off VARIANTS=normal SCENARIOS=noiommu scripts/check || true
+	python3 tests/host/results.py --record-baseline tests/guest/vm-selftests.baseline \
+		build/runs/x86_64-normal-base-noiommu >/dev/null || true
+	@cat tests/guest/vm-selftests.baseline
+shellcheck:
+	shellcheck -x scripts/install-deps scripts/fetch-base scripts/tree scripts/export scripts/build \
+		scripts/initramfs scripts/run-vm scripts/check-series scripts/check scripts/demo .ci/run
+clean:
+	rm -rf build/out build/runs build/results

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the rig's guest test programs: vfio device setup, aligned
+ * BAR mappings, fault and page-table accounting, and ptdump parsing.
+ */
+#ifndef RIG_UTIL_H
+#define RIG_UTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vfio.h>
+
+struct rig_vfio {
+	int container_fd;
+	int group_fd;
+	int device_fd;
+	bool type1;
+	unsigned long long bar_size;
+	unsigned long long bar_offset;
+	unsigned int bar_flags;
+};
+
+/* Open @bdf (already bound to vfio-pci) in no-IOMMU mode or through a type1 container. */
+static inline int rig_vfio_open(struct rig_vfio *v, const char *bdf, bool type1)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *grp;
+	ssize_t n;
+
+	memset(v, 0, sizeof(*v));
+	v->type1 = type1;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	link[n] = '\0';
+	grp = strrchr(link, '/');
+	grp = grp ? grp + 1 : link;
+	snprintf(path, sizeof(path), type1 ? "/dev/vfio/%s" : "/dev/vfio/noiommu-%s", grp);
+
+	v->container_fd = open("/dev/vfio/vfio", O_RDWR);
+	if (v->container_fd < 0) {
+		fprintf(stderr, "# /dev/vfio/vfio: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ioctl(v->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+		fprintf(stderr, "# unexpected VFIO API version\n");
+		return -1;
+	}
+	v->group_fd = open(path, O_RDWR);
+	if (v->group_fd < 0) {
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (ioctl(v->group_fd, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		fprintf(stderr, "# group %s is not viable\n", path);
+		return -1;
+	}
+	if (ioctl(v->group_fd, VFIO_GROUP_SET_CONTAINER, &v->container_fd)) {
+		fprintf(stderr, "# VFIO_GROUP_SET_CONTAINER: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ioctl(v->container_fd, VFIO_SET_IOMMU, type1 ? VFIO_TYPE1v2_IOMMU : VFIO_NOIOMMU_IOMMU)) {
+		fprintf(stderr, "# VFIO_SET_IOMMU: %s\n", strerror(errno));
+		return -1;
+	}
+	v->device_fd = ioctl(v->group_fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (v->device_fd < 0) {
+		fprintf(stderr, "# VFIO_GROUP_GET_DEVICE_FD: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static inline int rig_vfio_bar(struct rig_vfio *v, unsigned int index)
+{
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
+
+	if (ioctl(v->device_fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -1;
+	v->bar_size = info.size;
+	v->bar_offset = info.offset;
+	v->bar_flags = info.flags;
+	return 0;
+}
+
+static inline void rig_vfio_close(struct rig_vfio *v)
+{
+	close(v->device_fd);
+	close(v->group_fd);
+	close(v->container_fd);
+}
+
+static inline uint64_t rig_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static inline int rig_vfio_map_dma(struct rig_vfio *v, void *vaddr, uint64_t iova, uint64_t size,
+				   double *ms)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)vaddr,
+		.iova = iova,
+		.size = size,
+	};
+	uint64_t t0 = rig_now_ns();
+	int ret = ioctl(v->container_fd, VFIO_IOMMU_MAP_DMA, &map);
+
+	*ms = (rig_now_ns() - t0) / 1e6;
+	return ret;
+}
+
+static inline int rig_vfio_unmap_dma(struct rig_vfio *v, uint64_t iova, uint64_t size)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = iova, .size = size,
+	};
+
+	return ioctl(v->container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -1 : 0;
+}
+
+/*
+ * mmap @len bytes of @fd at @offset at an address aligned to @align: reserve
+ * @len + @align of address space, then map the file over the aligned part.
+ */
+static inline void *rig_mmap_aligned(int fd, off_t offset, size_t len, size_t align, int prot)
+{
+	char *res, *want;
+	void *p;
+
+	res = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	want = (char *)(((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1));
+	p = mmap(want, len, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		munmap(res, len + align);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (want > res)
+		munmap(res, want - res);
+	if (want + len < res + len + align)
+		munmap(want + len, res + len + align - (want + len));
+	return p;
+}
+
+static inline long rig_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* A field of /proc/self/status in kB, or -1. */
+static inline long rig_status_kb(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long val = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, n) && line[n] == ':') {
+			val = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+static inline long rig_vmpte_kb(void)
+{
+	return rig_status_kb("VmPTE");
+}
+
+/* The data pattern the host verifies in the BAR's backing file. */
+static inline uint64_t rig_pattern(uint64_t seed, uint64_t page)
+{
+	uint64_t x = seed ^ (page * 0x9e3779b97f4a7c15ULL);
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 29;
+	return x;
+}
+
+enum { RIG_PTE, RIG_PMD, RIG_PUD, RIG_NR_LEVELS };
+
+struct rig_leaves {
+	unsigned long count[RIG_NR_LEVELS];	/* leaves of each size */
+	unsigned long long bytes[RIG_NR_LEVELS];	/* bytes mapped at each level */
+	unsigned long long unmapped;		/* bytes not present */
+};
+
+#define RIG_PTDUMP "/sys/kernel/debug/page_tables/current_kernel"
+
+/*
+ * Which page-table leaves map [start, start + len) in the current process?
+ * Parses the x86 ptdump file ("0xSTART-0xEND  SIZE  PROT...  LEVEL"); ranges
+ * are clipped to the window. Returns 0, or -1 if the file cannot be read.
+ */
+static inline int rig_ptdump_leaves(unsigned long start, unsigned long len, struct rig_leaves *out)
+{
+	unsigned long end = start + len, covered = 0;
+	char line[512];
+	FILE *f = fopen(RIG_PTDUMP, "r");
+
+	memset(out, 0, sizeof(*out));
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b, lo, hi;
+		char *lvl;
+		int level;
+		bool present;
+
+		if (sscanf(line, "0x%lx-0x%lx", &a, &b) != 2)
+			continue;
+		if (b <= start || a >= end)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		lvl = strrchr(line, ' ');
+		lvl = lvl ? lvl + 1 : line;
+		if (!strcmp(lvl, "pte"))
+			level = RIG_PTE;
+		else if (!strcmp(lvl, "pmd"))
+			level = RIG_PMD;
+		else if (!strcmp(lvl, "pud"))
+			level = RIG_PUD;
+		else
+			level = -1;
+		present = strstr(line, " RW ") || strstr(line, " ro ");
+		lo = a < start ? start : a;
+		hi = b > end ? end : b;
+		covered += hi - lo;
+		printf("# ptdump: %s\n", line);
+		if (!present || level < 0) {
+			out->unmapped += hi - lo;
+			continue;
+		}
+		out->bytes[level] += hi - lo;
+		out->count[level] += (hi - lo) >> (12 + 9 * level);
+	}
+	fclose(f);
+	out->unmapped += len - covered;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the rig's logs into per-test results and the closing count.
+
+For each run directory (scripts/run-vm output) it reads:
+  results.log  TAP from the guest test runner (nested TAP of each program)
+  console.log  the kernel log: KUnit KTAP results and any kernel splat
+  meta.env     what was booted and how the guest ended
+  bar-verify.log  the host's check of the BAR backing file
+Extra host-side results (series checks) come from --extra files with lines
+"PASS name", "FAIL name: why" or "SKIP name: why".
+
+Every result is printed as "PASS|FAIL|SKIP  name"; failures get the lines that
+explain them. The last line is "N passed, N failed, N skipped".
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+RESULT = re.compile(r"^(?P<indent>\s*)(?P<ok>not ok|ok)\s+(?P<num>\d+)\s*(?:-\s*)?(?P<name>[^#]*?)\s*(?:#\s*(?P<directive>.*))?$")
+# What a clean kernel log never contains.
+SPLAT = re.compile(
+    r"(------------\[ cut here \]------------|WARNING:|BUG:|kernel BUG at|Oops|general protection fault|"
+    r"Kernel panic|bad pmd|bad pud|bad pte|Bad page|Bad rss-counter|page_table_check|possible circular locking|"
+    r"possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|"
+    r"soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO|UBSAN:|Call Trace:)"
+)
+
+
+class Result:
+    def __init__(self, name, status, detail=None):
+        self.name, self.status, self.detail = name, status, detail or []
+
+
+def read_meta(run):
+    meta = {}
+    try:
+        with open(os.path.join(run, "meta.env")) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    meta[k] = v
+    except OSError:
+        pass
+    return meta
+
+
+def read_lines(path):
+    try:
+        with open(path, errors="replace") as f:
+            return [l.rstrip("\r\n").replace("\r", "") for l in f]
+    except OSError:
+        return None
+
+
+def parse_tap(lines):
+    """Nested TAP/KTAP into a tree: [(name, ok, directive, children, output)]."""
+    root = []
+    stack = [(-1, root)]
+    pending = {}  # indent -> list of children collected at indent+4
+    out = []
+    for line in lines:
+        m = RESULT.match(line)
+        if not m:
+            out.append(line)
+            continue
+        ind = len(m.group("indent"))
+        children = pending.pop(ind + 4, [])
+        # results deeper than this one that were not closed belong to it as well
+        for k in sorted([k for k in pending if k > ind + 4]):
+            children.extend(pending.pop(k))
+        node = (m.group("name").strip(), m.group("ok") == "ok", (m.group("directive") or "").strip(),
+                children, out)
+        out = []
+        pending.setdefault(ind, []).append(node)
+    top = pending.pop(0, [])
+    for k in sorted(pending):
+        top.extend(pending[k])
+    return top
+
+
+def status_of(ok, directive):
+    d = directive.upper()
+    if d.startswith("SKIP"):
+        return "SKIP"
+    return "PASS" if ok else "FAIL"
+
+
+def leaves(node, prefix):
+    name, ok, directive, children, out = node
+    full = f"{prefix}/{name}" if prefix else name
+    if not children:
+        detail = [l.strip() for l in out if l.strip()][-15:]
+        yield Result(full, status_of(ok, directive), detail if not ok else [])
+        return
+    any_fail = False
+    for c in children:
+        for r in leaves(c, full):
+            any_fail |= r.status == "FAIL"
+            yield r
+    if not ok and not any_fail and not directive.upper().startswith("SKIP"):
+        yield Result(full, "FAIL", [f"exited with failure ({directive})"] +
+                     [l.strip() for l in out if l.strip()][-10:])
+
+
+def load_baseline(path):
+    base = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.split("#", 1)[0].split()
+                if len(line) >= 2:
+                    base[line[0]] = line[1]
+    except OSError:
+        pass
+    return base
+
+
+def guest_results(run, meta, label, baseline, expected):
+    res = []
+    lines = read_lines(os.path.join(run, "results.log")) or []
+    seen = set()
+    for node in parse_tap(lines):
+        name = node[0]
+        seen.add(name)
+        if name.startswith("vm/") and name in baseline:
+            st = status_of(node[1], node[2])
+            want = baseline[name]
+            out = [l.strip() for l in node[4] if l.strip()][-12:]
+            if st == want or (want in ("FAIL", "SKIP") and st == "PASS"):
+                note = "" if st == "PASS" else f" (as on the unpatched base: {want})"
+                res.append(Result(f"{label} {name}{note}", "PASS" if st != "SKIP" or want == "SKIP" else "SKIP"))
+            else:
+                res.append(Result(f"{label} {name}", "FAIL",
+                                  [f"{st} here, {want} on the unpatched base ({node[2]})"] + out))
+            continue
+        for r in leaves(node, ""):
+            r.name = f"{label} {r.name}"
+            res.append(r)
+    for name in expected:
+        if name not in seen:
+            res.append(Result(f"{label} {name}", "FAIL", ["did not run (the guest stopped before it)"]))
+    return res
+
+
+def kunit_results(console, label):
+    """KUnit prints KTAP into the kernel log during boot."""
+    res = []
+    body = [TS.sub("", l) for l in console]
+    # only the KUnit block: from "KTAP version" to the last result line
+    start = next((i for i, l in enumerate(body) if l.startswith("KTAP version") or l.startswith("TAP version")), None)
+    if start is None:
+        return res
+    block = []
+    for l in body[start:]:
+        if l.startswith("rig: start") or "Run /init" in l or "Freeing unused" in l:
+            break
+        block.append(l)
+    for node in parse_tap(block):
+        for r in leaves(node, "kunit"):
+            r.name = f"{label} {r.name}"
+            res.append(r)
+    return res
+
+
+def splat_result(console, run, label):
+    hits = []
+    for i, l in enumerate(console):
+        body = TS.sub("", l)
+        if SPLAT.search(body):
+            hits.append(i)
+    if not hits:
+        return Result(f"{label} kernel log clean (no WARN/BUG/Oops/bad pmd/lockdep)", "PASS")
+    first = hits[0]
+    ctx = console[max(0, first - 2): first + 25]
+    return Result(f"{label} kernel log clean (no WARN/BUG/Oops/bad pmd/lockdep)", "FAIL",
+                  [f"{len(hits)} suspicious lines in {run}/console.log; the first:"] + ctx)
+
+
+def numbers(run):
+    lines = read_lines(os.path.join(run, "results.log")) or []
+    return [l.strip().lstrip("#").strip() for l in lines if "RESULT " in l]
+
+
+def run_results(run, baseline_path, top):
+    meta = read_meta(run)
+    label = f"{meta.get('ARCH', '?')}/{meta.get('VARIANT', '?')}/{meta.get('KIND', '?')}/{meta.get('SCENARIO', '?')}:"
+    baseline = load_baseline(baseline_path)
+    res = []
+    guest = meta.get("GUEST", "not-run")
+    console_path = os.path.join(run, "console.log")
+    console = read_lines(console_path) or []
+    why = {
+        "hung": f"the guest did not finish in time; console log: {console_path}",
+        "crashed": f"the guest stopped before its tests ended; console log: {console_path}",
+        "qemu-error": f"QEMU failed: {os.path.join(run, 'qemu.out')}",
+        "not-run": "the VM was not booted",
+    }
+    res.append(Result(f"{label} guest ran its tests to the end", "PASS" if guest == "done" else "FAIL",
+                      [] if guest == "done" else [why.get(guest, guest)] + console[-20:]))
+    expected = []
+    lst = os.path.join(top, "build", "out",
+                       f"{meta.get('ARCH')}-{meta.get('VARIANT')}-{meta.get('KIND')}", "initramfs", "tests",
+                       f"{meta.get('SCENARIO')}.list")
+    for l in read_lines(lst) or []:
+        if l.strip() and not l.startswith("#"):
+            expected.append(l.split()[0])
+    res += guest_results(run, meta, label, baseline, expected)
+    if meta.get("SCENARIO") == "noiommu":
+        kunit = kunit_results(console, label)
+        if not kunit and guest != "not-run":
+            kunit = [Result(f"{label} kunit results present in the kernel log", "FAIL",
+                            ["no KTAP output from KUnit found"])]
+        res += kunit
+    res.append(splat_result(console, run, label))
+    verify = read_lines(os.path.join(run, "bar-verify.log"))
+    if verify is not None or guest == "done":
+        text = " ".join(verify or ["no verification ran"])
+        res.append(Result(f"{label} host sees the guest's data pattern in the BAR backing file",
+                          "PASS" if text.startswith("PASS") else "FAIL", [] if text.startswith("PASS") else [text]))
+    return res, numbers(run)
+
+
+def extra_results(path):
+    res = []
+    for l in read_lines(path) or []:
+        m = re.match(r"^(PASS|FAIL|SKIP)\s+(.*)$", l)
+        if m:
+            name, _, why = m.group(2).partition(": ")
+            res.append(Result(name if m.group(1) == "PASS" else m.group(2).split(": ")[0], m.group(1),
+                              [why] if why and m.group(1) != "PASS" else []))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="*", help="run directories (build/runs/...)")
+    ap.add_argument("--extra", action="append", default=[], help="file of PASS/FAIL/SKIP lines")
+    ap.add_argument("--baseline", default=None, help="vm selftest baseline file")
+    ap.add_argument("--json", default=None, help="write all results here")
+    ap.add_argument("--record-baseline", default=None,
+                    help="write the vm selftest results of the runs to this file (unpatched base)")
+    args = ap.parse_args()
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    baseline = args.baseline or os.path.join(top, "tests", "guest", "vm-selftests.baseline")
+
+    allres, nums = [], []
+    for e in args.extra:
+        allres += extra_results(e)
+    for run in args.runs:
+        r, n = run_results(run, baseline, top)
+        allres += r
+        nums += [(run, x) for x in n]
+
+    if args.record_baseline:
+        rows = {}
+        for run in args.runs:
+            for node in parse_tap(read_lines(os.path.join(run, "results.log")) or []):
+                if node[0].startswith("vm/"):
+                    rows[node[0]] = status_of(node[1], node[2])
+        with open(args.record_baseline, "w") as f:
+            f.write("# Results of the selected 6.1 selftests/vm programs on the unpatched base\n")
+            f.write("# (written by tests/host/results.py --record-baseline). A test listed PASS\n")
+            f.write("# here must pass with the series too.\n")
+            for k in sorted(rows):
+                f.write(f"{k} {rows[k]}\n")
+
+    for r in allres:
+        print(f"{r.status:4}  {r.name}")
+        if r.status == "FAIL":
+            for d in r.detail:
+                print(f"        | {d}")
+    if nums:
+        print("\nNumbers reported by the guest:")
+        for run, x in nums:
+            print(f"  {os.path.basename(run)}: {x}")
+    p = sum(r.status == "PASS" for r in allres)
+    f = sum(r.status == "FAIL" for r in allres)
+    s = sum(r.status == "SKIP" for r in allres)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([r.__dict__ for r in allres], fh, indent=1)
+    print()
+    print(f"{p} passed, {f} failed" + (f", {s} skipped" if s else ""))
+    return 1 if f or not allres else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
