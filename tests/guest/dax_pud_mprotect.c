@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mprotect() and munmap() on 1 GiB PUD leaves of a device DAX mapping.
+ *
+ * Maps two 1 GiB leaves of /dev/daxX.Y (1 GiB alignment) at a 1 GiB-aligned
+ * address, writes a pattern, then changes the protection of the first leaf to
+ * PROT_READ, PROT_NONE and back, checking at each step the data, which
+ * accesses fault (SIGSEGV) and which page-table leaves ptdump shows. Partial
+ * mprotect() and munmap() of a leaf must fail with EINVAL (device DAX refuses
+ * to split a VMA inside its alignment) and leave the mapping intact.
+ *
+ * Usage: dax_pud_mprotect [/dev/dax0.0]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "rig_util.h"
+
+#define SZ_2M	(2UL << 20)
+#define SZ_1G	(1UL << 30)
+#define SZ_4K	4096UL
+
+static sigjmp_buf jb;
+static volatile sig_atomic_t faulted;
+
+static void on_segv(int sig)
+{
+	faulted = sig;
+	siglongjmp(jb, 1);
+}
+
+/* Does reading (write=false) or writing the byte at p fault? */
+static bool access_faults(volatile char *p, bool write)
+{
+	faulted = 0;
+	if (sigsetjmp(jb, 1) == 0) {
+		if (write)
+			*p = *p;
+		else
+			(void)*p;
+	}
+	return faulted != 0;
+}
+
+/* Pages of [p, p + len) whose pattern is wrong; p is page @first of the mapping. */
+static unsigned long bad_pages(char *p, unsigned long first, unsigned long len, uint64_t seed)
+{
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < len / SZ_4K; i++)
+		if (*(volatile uint64_t *)(p + i * SZ_4K) != rig_pattern(seed, first + i))
+			bad++;
+	return bad;
+}
+
+static unsigned long sysfs_ul(const char *path)
+{
+	unsigned long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static void leaf_state(char *p, unsigned long len, struct rig_leaves *l)
+{
+	if (rig_ptdump_leaves((unsigned long)p, len, l))
+		ksft_exit_fail_msg("cannot read %s\n", RIG_PTDUMP);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dev = argc > 1 ? argv[1] : "/dev/dax0.0";
+	const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+	unsigned long size, align, len = 2 * SZ_1G, i;
+	struct rig_leaves l;
+	struct sigaction sa = { .sa_handler = on_segv, .sa_flags = SA_NODEFER };
+	uint64_t seed = 0x5eed;
+	char path[256];
+	long flt0;
+	char *map;
+	int fd;
+
+	ksft_print_header();
+	ksft_set_plan(14);
+
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", name);
+	size = sysfs_ul(path);
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name);
+	align = sysfs_ul(path);
+	ksft_print_msg("%s: size %lu MiB, align %lu MiB\n", dev, size >> 20, align >> 20);
+	if (size < len || align != SZ_1G)
+		ksft_exit_fail_msg("need a device DAX of at least 2 GiB with 1 GiB alignment\n");
+	fd = open(dev, O_RDWR);
+	if (fd < 0)
+		ksft_exit_fail_msg("open %s: %s\n", dev, strerror(errno));
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+
+	map = rig_mmap_aligned(fd, 0, len, SZ_1G, PROT_READ | PROT_WRITE);
+	if (map == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+
+	flt0 = rig_minflt();
+	for (i = 0; i < len / SZ_4K; i++)
+		*(volatile uint64_t *)(map + i * SZ_4K) = rig_pattern(seed, i);
+	ksft_print_msg("RESULT dax populate: faults=%ld\n", rig_minflt() - flt0);
+	leaf_state(map, len, &l);
+	ksft_test_result(l.count[RIG_PUD] == 2 && !l.bytes[RIG_PMD] && !l.bytes[RIG_PTE],
+			 "two 1 GiB PUD leaves map the DAX range (ptdump: pud=%lu pmd=%lu pte=%lu)\n",
+			 l.count[RIG_PUD], l.count[RIG_PMD], l.count[RIG_PTE]);
+
+	/* PROT_READ on the first leaf: data stays, writes fault, the second leaf is untouched. */
+	ksft_test_result(!mprotect(map, SZ_1G, PROT_READ), "mprotect(leaf 0, PROT_READ)\n");
+	ksft_test_result(access_faults(map + 12345, true) && access_faults(map + SZ_1G - 1, true),
+			 "writes to the read-only leaf fault\n");
+	ksft_test_result(!access_faults(map + SZ_1G + 5, true) && !bad_pages(map, 0, len, seed),
+			 "reads see the data, the other leaf stays writable\n");
+	leaf_state(map, SZ_1G, &l);
+	ksft_test_result(l.count[RIG_PUD] == 1,
+			 "leaf 0 is still one PUD leaf after mprotect(PROT_READ) (pud=%lu pte=%lu)\n",
+			 l.count[RIG_PUD], l.count[RIG_PTE]);
+
+	ksft_test_result(!mprotect(map, SZ_1G, PROT_NONE) && access_faults(map + 4096, false) &&
+			 access_faults(map + SZ_1G - 8, false),
+			 "mprotect(leaf 0, PROT_NONE): reads fault\n");
+	ksft_test_result(!mprotect(map, SZ_1G, PROT_READ | PROT_WRITE) &&
+			 !access_faults(map + 64, true) && !bad_pages(map, 0, len, seed),
+			 "mprotect(leaf 0, PROT_READ|PROT_WRITE): data intact and writable again\n");
+	leaf_state(map, len, &l);
+	ksft_test_result(l.count[RIG_PUD] == 2 && !l.unmapped,
+			 "both leaves are PUD leaves again (pud=%lu, unmapped %llu bytes)\n",
+			 l.count[RIG_PUD], l.unmapped);
+
+	/* Whole-range mprotect of both leaves at once. */
+	ksft_test_result(!mprotect(map, len, PROT_READ) && access_faults(map + SZ_1G + SZ_2M, true) &&
+			 !mprotect(map, len, PROT_READ | PROT_WRITE) && !access_faults(map + SZ_1G + SZ_2M, true),
+			 "mprotect of both leaves to PROT_READ and back\n");
+
+	/* Part of a leaf: device DAX cannot split inside its alignment. */
+	errno = 0;
+	ksft_test_result(mprotect(map + SZ_2M, SZ_2M, PROT_READ) == -1 && errno == EINVAL,
+			 "mprotect of 2 MiB inside a leaf fails with EINVAL (errno %d)\n", errno);
+	errno = 0;
+	ksft_test_result(munmap(map + SZ_1G + SZ_2M, SZ_2M) == -1 && errno == EINVAL,
+			 "munmap of 2 MiB inside a leaf fails with EINVAL (errno %d)\n", errno);
+	ksft_test_result(!access_faults(map + SZ_2M + 8, true) && !access_faults(map + SZ_1G + SZ_2M + 8, true) &&
+			 !bad_pages(map, 0, len, seed),
+			 "after the refused splits the mapping is intact and writable\n");
+
+	/* munmap of one whole leaf, then the other. */
+	ksft_test_result(!munmap(map, SZ_1G) && !bad_pages(map + SZ_1G, SZ_1G / SZ_4K, SZ_1G, seed),
+			 "munmap of leaf 0 leaves leaf 1 intact\n");
+	ksft_test_result(!munmap(map + SZ_1G, SZ_1G), "munmap of leaf 1\n");
+	close(fd);
+	ksft_finished();
+}
