@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	int fd;
 
 	ksft_print_header();
-	ksft_set_plan(14);
+	ksft_set_plan(19);
 
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", name);
 	size = sysfs_ul(path);
@@ -127,6 +127,11 @@ int main(int argc, char **argv)
 
 	/* PROT_READ on the first leaf: data stays, writes fault, the second leaf is untouched. */
 	ksft_test_result(!mprotect(map, SZ_1G, PROT_READ), "mprotect(leaf 0, PROT_READ)\n");
+	/* Before any access: the leaf must have been changed in place, not dropped. */
+	leaf_state(map, SZ_1G, &l);
+	ksft_test_result(l.count[RIG_PUD] == 1 && !l.writable,
+			 "leaf 0 is changed in place to a read-only PUD leaf (pud=%lu, unmapped %llu, writable %llu bytes)\n",
+			 l.count[RIG_PUD], l.unmapped, l.writable);
 	ksft_test_result(access_faults(map + 12345, true) && access_faults(map + SZ_1G - 1, true),
 			 "writes to the read-only leaf fault\n");
 	ksft_test_result(!access_faults(map + SZ_1G + 5, true) && !bad_pages(map, 0, len, seed),
@@ -136,12 +141,21 @@ int main(int argc, char **argv)
 			 "leaf 0 is still one PUD leaf after mprotect(PROT_READ) (pud=%lu pte=%lu)\n",
 			 l.count[RIG_PUD], l.count[RIG_PTE]);
 
-	ksft_test_result(!mprotect(map, SZ_1G, PROT_NONE) && access_faults(map + 4096, false) &&
+	ksft_test_result(!mprotect(map, SZ_1G, PROT_NONE), "mprotect(leaf 0, PROT_NONE)\n");
+	leaf_state(map, SZ_1G, &l);
+	ksft_test_result(!l.writable && !l.count[RIG_PUD] && l.unmapped == SZ_1G,
+			 "leaf 0 is not present while PROT_NONE (pud=%lu, unmapped %llu bytes)\n",
+			 l.count[RIG_PUD], l.unmapped);
+	ksft_test_result(access_faults(map + 4096, false) &&
 			 access_faults(map + SZ_1G - 8, false),
-			 "mprotect(leaf 0, PROT_NONE): reads fault\n");
-	ksft_test_result(!mprotect(map, SZ_1G, PROT_READ | PROT_WRITE) &&
-			 !access_faults(map + 64, true) && !bad_pages(map, 0, len, seed),
-			 "mprotect(leaf 0, PROT_READ|PROT_WRITE): data intact and writable again\n");
+			 "reads of the PROT_NONE leaf fault\n");
+	ksft_test_result(!mprotect(map, SZ_1G, PROT_READ | PROT_WRITE), "mprotect(leaf 0, PROT_READ|PROT_WRITE)\n");
+	leaf_state(map, SZ_1G, &l);
+	ksft_test_result(l.count[RIG_PUD] == 1 && l.writable == SZ_1G,
+			 "leaf 0 is a writable PUD leaf again without a fault (pud=%lu, writable %llu bytes)\n",
+			 l.count[RIG_PUD], l.writable);
+	ksft_test_result(!access_faults(map + 64, true) && !bad_pages(map, 0, len, seed),
+			 "data intact and writable again\n");
 	leaf_state(map, len, &l);
 	ksft_test_result(l.count[RIG_PUD] == 2 && !l.unmapped,
 			 "both leaves are PUD leaves again (pud=%lu, unmapped %llu bytes)\n",

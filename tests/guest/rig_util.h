@@ -218,6 +218,7 @@ struct rig_leaves {
 	unsigned long count[RIG_NR_LEVELS];	/* leaves of each size */
 	unsigned long long bytes[RIG_NR_LEVELS];	/* bytes mapped at each level */
 	unsigned long long unmapped;		/* bytes not present */
+	unsigned long long writable;		/* present bytes mapped RW */
 };
 
 #define RIG_PTDUMP "/sys/kernel/debug/page_tables/current_kernel"
@@ -267,6 +268,8 @@ static inline int rig_ptdump_leaves(unsigned long start, unsigned long len, stru
 			continue;
 		}
 		out->bytes[level] += hi - lo;
+		if (strstr(line, " RW "))
+			out->writable += hi - lo;
 		out->count[level] += (hi - lo) >> (12 + 9 * level);
 	}
 	fclose(f);
