@@ -1,7 +1,8 @@
 # The front door. Each target calls one script under scripts/; see README.md.
 # SERIES=off runs any of them on the unpatched base.
 
-.PHONY: help deps demo check tree export series-check build initramfs vm results baseline shellcheck clean
+.PHONY: help deps demo check tree export series-check build initramfs vm results baseline shellcheck clean \
+	bench bisect compile-arches
 
 help:
 	@echo "make demo     apply, build, boot, and show the 2 GiB BAR mapping and its numbers"
@@ -11,6 +12,7 @@ help:
 	@echo "make series-check   checkpatch --strict and git am onto the pristine base"
 	@echo "make build ARCH=x86_64 VARIANT=normal|debug; make initramfs; make vm SCENARIO=noiommu|viommu"
 	@echo "make baseline re-record the selftests/vm results of the unpatched base"
+	@echo "make bench    base vs series numbers; make bisect: build each patch; make compile-arches"
 	@echo "SERIES=off    any of the above on the unpatched base"
 
 ARCH ?= x86_64
@@ -42,8 +44,15 @@ baseline:
 	python3 tests/host/results.py --record-baseline tests/guest/vm-selftests.baseline \
 		build/runs/x86_64-normal-base-noiommu >/dev/null || true
 	@cat tests/guest/vm-selftests.baseline
+bench:
+	scripts/bench
+bisect:
+	scripts/bisect-build
+compile-arches:
+	scripts/compile-arches
 shellcheck:
 	shellcheck -x scripts/install-deps scripts/fetch-base scripts/tree scripts/export scripts/build \
-		scripts/initramfs scripts/run-vm scripts/check-series scripts/check scripts/demo .ci/run
+		scripts/initramfs scripts/run-vm scripts/check-series scripts/check scripts/demo .ci/run \
+		scripts/bench scripts/bisect-build scripts/compile-arches
 clean:
 	rm -rf build/out build/runs build/results

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	int fd;
 
 	ksft_print_header();
-	ksft_set_plan(19);
+	ksft_set_plan(21);
 
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", name);
 	size = sysfs_ul(path);
@@ -176,6 +176,24 @@ int main(int argc, char **argv)
 	ksft_test_result(!access_faults(map + SZ_2M + 8, true) && !access_faults(map + SZ_1G + SZ_2M + 8, true) &&
 			 !bad_pages(map, 0, len, seed),
 			 "after the refused splits the mapping is intact and writable\n");
+
+	/* mremap of the whole mapping to another 1 GiB-aligned address moves the leaves. */
+	{
+		char *dst = rig_mmap_aligned(-1, 0, len, SZ_1G, PROT_NONE);
+		char *q;
+
+		if (dst == MAP_FAILED)
+			ksft_exit_fail_msg("reserving an mremap target failed\n");
+		q = mremap(map, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+		leaf_state(q == MAP_FAILED ? dst : q, len, &l);
+		ksft_test_result(q == dst && l.count[RIG_PUD] == 2 && !l.unmapped,
+				 "mremap moves both PUD leaves without dropping them (pud=%lu, unmapped %llu bytes)\n",
+				 l.count[RIG_PUD], l.unmapped);
+		if (q != dst)
+			ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
+		map = q;
+		ksft_test_result(!bad_pages(map, 0, len, seed), "data intact after mremap\n");
+	}
 
 	/* munmap of one whole leaf, then the other. */
 	ksft_test_result(!munmap(map, SZ_1G) && !bad_pages(map + SZ_1G, SZ_1G / SZ_4K, SZ_1G, seed),

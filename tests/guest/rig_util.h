@@ -35,7 +35,7 @@ struct rig_vfio {
 static inline int rig_vfio_open(struct rig_vfio *v, const char *bdf, bool type1)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[PATH_MAX], link[PATH_MAX];
+	char path[PATH_MAX + 32], link[PATH_MAX];
 	const char *grp;
 	ssize_t n;
 
@@ -153,7 +153,8 @@ static inline void *rig_mmap_aligned(int fd, off_t offset, size_t len, size_t al
 	if (res == MAP_FAILED)
 		return MAP_FAILED;
 	want = (char *)(((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1));
-	p = mmap(want, len, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+	p = mmap(want, len, prot, fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE :
+		 MAP_SHARED | MAP_FIXED, fd, offset);
 	if (p == MAP_FAILED) {
 		int e = errno;
 
