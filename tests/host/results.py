@@ -72,8 +72,8 @@ def parse_tap(lines):
         # results deeper than this one that were not closed belong to it as well
         for k in sorted([k for k in pending if k > ind + 4]):
             children.extend(pending.pop(k))
-        node = (m.group("name").strip(), m.group("ok") == "ok", (m.group("directive") or "").strip(),
-                children, out)
+        name = m.group("name").strip() or f"#{m.group('num')}"
+        node = (name, m.group("ok") == "ok", (m.group("directive") or "").strip(), children, out)
         out = []
         pending.setdefault(ind, []).append(node)
     top = pending.pop(0, [])
