@@ -9,6 +9,9 @@
  * --expect=pte: the unpatched kernel, 4 KiB stage-2 mappings;
  * --expect=huge: huge pfnmaps, the BAR is mapped into the guest with 2 MiB
  * or 1 GiB pages.
+ *
+ * x86_64 only: the guest code and its register setup are x86 (run with
+ * kvm_amd, SVM nested under TCG). Elsewhere it reports a skip.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -28,6 +31,7 @@
 #include "kselftest.h"
 #include "rig_util.h"
 
+#if defined(__x86_64__)
 #define SZ_2M	(2UL << 20)
 #define SZ_1G	(1UL << 30)
 #define BAR_GPA	0x40000000UL
@@ -201,3 +205,10 @@ out:
 	rig_vfio_close(&dev);
 	ksft_finished();
 }
+#else
+int main(void)
+{
+	ksft_print_header();
+	ksft_exit_skip("the KVM guest code of this test is x86 (kvm_amd/SVM)\n");
+}
+#endif

@@ -31,8 +31,8 @@ SPLAT = re.compile(
 
 
 class Result:
-    def __init__(self, name, status, detail=None):
-        self.name, self.status, self.detail = name, status, detail or []
+    def __init__(self, name, status, detail=None, why=""):
+        self.name, self.status, self.detail, self.why = name, status, detail or [], why
 
 
 def read_meta(run):
@@ -89,12 +89,17 @@ def status_of(ok, directive):
     return "PASS" if ok else "FAIL"
 
 
+def skip_reason(directive):
+    """The reason a TAP "# SKIP reason" directive gives, or ""."""
+    return directive[4:].lstrip(" :") if directive.upper().startswith("SKIP") else ""
+
+
 def leaves(node, prefix):
     name, ok, directive, children, out = node
     full = f"{prefix}/{name}" if prefix else name
     if not children:
         detail = [l.strip() for l in out if l.strip()][-15:]
-        yield Result(full, status_of(ok, directive), detail if not ok else [])
+        yield Result(full, status_of(ok, directive), detail if not ok else [], skip_reason(directive))
         return
     any_fail = False
     for c in children:
@@ -134,7 +139,8 @@ def guest_results(run, meta, label, baseline, expected):
                 note = "" if st == "PASS" else f" (as on the unpatched base: {want})"
                 # Skipped here is a skip, whatever the base did; a known base
                 # failure that still fails passes as "no regression".
-                res.append(Result(f"{label} {name}{note}", "SKIP" if st == "SKIP" else "PASS"))
+                res.append(Result(f"{label} {name}{note}", "SKIP" if st == "SKIP" else "PASS",
+                                  why=skip_reason(node[2])))
             else:
                 res.append(Result(f"{label} {name}", "FAIL",
                                   [f"{st} here, {want} on the unpatched base ({node[2]})"] + out))
@@ -224,10 +230,16 @@ def numbers(run):
     return [l.strip().lstrip("#").strip() for l in lines if "RESULT " in l]
 
 
+def baseline_file(top, arch):
+    """The selftests/vm results of the unpatched base for an architecture."""
+    name = "vm-selftests.baseline" if arch in (None, "x86_64") else f"vm-selftests-{arch}.baseline"
+    return os.path.join(top, "tests", "guest", name)
+
+
 def run_results(run, baseline_path, top):
     meta = read_meta(run)
     label = f"{meta.get('ARCH', '?')}/{meta.get('VARIANT', '?')}/{meta.get('KIND', '?')}/{meta.get('SCENARIO', '?')}:"
-    baseline = load_baseline(baseline_path)
+    baseline = load_baseline(baseline_path or baseline_file(top, meta.get("ARCH")))
     res = []
     guest = meta.get("GUEST", "not-run")
     console_path = os.path.join(run, "console.log")
@@ -270,7 +282,8 @@ def extra_results(path):
         if m:
             name, _, why = m.group(2).partition(": ")
             res.append(Result(name if m.group(1) == "PASS" else m.group(2).split(": ")[0], m.group(1),
-                              [why] if why and m.group(1) != "PASS" else []))
+                              [why] if why and m.group(1) != "PASS" else [],
+                              why if m.group(1) == "SKIP" else ""))
     return res
 
 
@@ -278,13 +291,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="*", help="run directories (build/runs/...)")
     ap.add_argument("--extra", action="append", default=[], help="file of PASS/FAIL/SKIP lines")
-    ap.add_argument("--baseline", default=None, help="vm selftest baseline file")
+    ap.add_argument("--baseline", default=None,
+                    help="vm selftest baseline file (default: tests/guest/vm-selftests.baseline for x86_64, "
+                         "vm-selftests-ARCH.baseline for other architectures)")
     ap.add_argument("--json", default=None, help="write all results here")
     ap.add_argument("--record-baseline", default=None,
                     help="write the vm selftest results of the runs to this file (unpatched base)")
     args = ap.parse_args()
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    baseline = args.baseline or os.path.join(top, "tests", "guest", "vm-selftests.baseline")
+    baseline = args.baseline
 
     allres, nums = [], []
     for e in args.extra:
@@ -295,20 +310,24 @@ def main():
         nums += [(run, x) for x in n]
 
     if args.record_baseline:
-        rows = {}
+        # Only the selftests/vm programs of the baseline list, not the series' own test.
+        listed = {l.split()[0] for l in read_lines(os.path.join(top, "tests", "guest", "vm-selftests.list")) or []
+                  if l.strip() and not l.startswith("#")}
+        rows, arches = {}, set()
         for run in args.runs:
+            arches.add(read_meta(run).get("ARCH", "?"))
             for node in parse_tap(read_lines(os.path.join(run, "results.log")) or []):
-                if node[0].startswith("vm/"):
+                if node[0] in listed:
                     rows[node[0]] = status_of(node[1], node[2])
         with open(args.record_baseline, "w") as f:
-            f.write("# Results of the selected 6.1 selftests/vm programs on the unpatched base\n")
+            f.write(f"# Results of the selected 6.1 selftests/vm programs on the unpatched base ({', '.join(sorted(arches))})\n")
             f.write("# (written by tests/host/results.py --record-baseline). A test listed PASS\n")
             f.write("# here must pass with the series too.\n")
             for k in sorted(rows):
                 f.write(f"{k} {rows[k]}\n")
 
     for r in allres:
-        print(f"{r.status:4}  {r.name}")
+        print(f"{r.status:4}  {r.name}" + (f"  # {r.why}" if r.status == "SKIP" and r.why else ""))
         if r.status == "FAIL":
             for d in r.detail:
                 print(f"        | {d}")
