@@ -10,7 +10,8 @@ help:
 	@echo "make tree     create/refresh build/linux (base + patches/) and build/linux-base"
 	@echo "make export   write build/linux's commits back to patches/"
 	@echo "make series-check   checkpatch --strict and git am onto the pristine base"
-	@echo "make build ARCH=x86_64 VARIANT=normal|debug; make initramfs; make vm SCENARIO=noiommu|viommu"
+	@echo "make build ARCH=x86_64|arm64 VARIANT=normal|debug; make initramfs; make vm SCENARIO=noiommu|viommu"
+	@echo "make check ARCHES=arm64   one architecture only (default: x86_64 arm64)"
 	@echo "make baseline re-record the selftests/vm results of the unpatched base"
 	@echo "make bench    base vs series numbers; make bisect: build each patch; make compile-arches"
 	@echo "SERIES=off    any of the above on the unpatched base"
@@ -39,11 +40,14 @@ vm:
 	scripts/run-vm $(ARCH) $(VARIANT) $(SCENARIO)
 results:
 	python3 tests/host/results.py build/runs/*
+ARCHES ?= x86_64 arm64
 baseline:
-	SERIES=off VARIANTS=normal SCENARIOS=noiommu scripts/check || true
-	python3 tests/host/results.py --record-baseline tests/guest/vm-selftests.baseline \
-		build/runs/x86_64-normal-base-noiommu >/dev/null || true
-	@cat tests/guest/vm-selftests.baseline
+	SERIES=off ARCHES="$(ARCHES)" VARIANTS=normal SCENARIOS=noiommu scripts/check || true
+	for a in $(ARCHES); do \
+		f=tests/guest/vm-selftests.baseline; [ $$a = x86_64 ] || f=tests/guest/vm-selftests-$$a.baseline; \
+		python3 tests/host/results.py --record-baseline $$f build/runs/$$a-normal-base-noiommu >/dev/null; \
+		cat $$f; \
+	done
 bench:
 	scripts/bench
 bisect:
