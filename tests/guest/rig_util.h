@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/vfio.h>
+/* The kernel tree's gup_test ioctls (-I the tree); the series adds FOLLOW_PFNMAP_TEST. */
+#include "mm/gup_test.h"
 
 struct rig_vfio {
 	int container_fd;
@@ -257,7 +259,7 @@ struct rig_leaves {
 #else
 #define RIG_PTDUMP_OPTIONAL	1
 #endif
-#define RIG_PTDUMP_WHY "no " RIG_PTDUMP " on this architecture (arm64 6.1 dumps only the kernel's page tables)"
+#define RIG_PTDUMP_WHY "no " RIG_PTDUMP " on this architecture (arm64 6.1 dumps only the kernel's page tables), and no gup_test FOLLOW_PFNMAP_TEST (the unpatched base)"
 
 /*
  * The leaf a huge pfnmap of a large, aligned BAR uses: 1 GiB PUD leaves on
@@ -274,9 +276,68 @@ struct rig_leaves {
 #endif
 
 /*
+ * The leaves of [start, end) as the series' follow_pfnmap_start() reports
+ * them through /sys/kernel/debug/gup_test (CONFIG_GUP_TEST): each PMD or PUD
+ * leaf is looked up once; in a run of PTEs, or of nothing, the first and the
+ * last page of each 2 MiB are. Returns 0, or -1 where the ioctl is missing.
+ */
+static inline int rig_follow_leaves(unsigned long start, unsigned long len, struct rig_leaves *out)
+{
+#ifdef FOLLOW_PFNMAP_TEST
+	struct gup_test_follow_pfnmap ft, last;
+	unsigned long a = start, end = start + len, next, chunk;
+	int fd = open("/sys/kernel/debug/gup_test", O_RDWR), level;
+
+	if (fd < 0)
+		return -1;
+	while (a < end) {
+		chunk = (a | ((2UL << 20) - 1)) + 1;
+		chunk = chunk < end ? chunk : end;
+		memset(&ft, 0, sizeof(ft));
+		ft.addr = a;
+		if (ioctl(fd, FOLLOW_PFNMAP_TEST, &ft)) {
+			next = a + 4096;
+			last.addr = chunk - 4096;
+			if (chunk - a > 4096 && ioctl(fd, FOLLOW_PFNMAP_TEST, &last))
+				next = chunk;
+			out->unmapped += next - a;
+			a = next;
+			continue;
+		}
+		level = ft.addr_mask == ~((1UL << 30) - 1) ? RIG_PUD :
+			ft.addr_mask == ~((2UL << 20) - 1) ? RIG_PMD : RIG_PTE;
+		next = (a | ~ft.addr_mask) + 1;
+		if (level == RIG_PTE && chunk - a > 4096) {
+			memset(&last, 0, sizeof(last));
+			last.addr = chunk - 4096;
+			if (!ioctl(fd, FOLLOW_PFNMAP_TEST, &last) &&
+			    last.addr_mask == ft.addr_mask && last.writable == ft.writable)
+				next = chunk;
+		}
+		next = next < end ? next : end;
+		out->bytes[level] += next - a;
+		out->count[level] += (next - a) >> (12 + 9 * level);
+		if (ft.writable)
+			out->writable += next - a;
+		a = next;
+	}
+	close(fd);
+	printf("# leaves from gup_test FOLLOW_PFNMAP_TEST (no %s)\n", RIG_PTDUMP);
+	return 0;
+#else
+	(void)start;
+	(void)len;
+	(void)out;
+	return -1;
+#endif
+}
+
+/*
  * Which page-table leaves map [start, start + len) in the current process?
  * Parses the x86 ptdump file ("0xSTART-0xEND  SIZE  PROT...  LEVEL"); ranges
- * are clipped to the window. Returns 0, or -1 if the file cannot be read.
+ * are clipped to the window. Where there is no such file (arm64), asks
+ * follow_pfnmap_start() through gup_test instead. Returns 0, or -1 if
+ * neither works.
  */
 static inline int rig_ptdump_leaves(unsigned long start, unsigned long len, struct rig_leaves *out)
 {
@@ -286,7 +347,7 @@ static inline int rig_ptdump_leaves(unsigned long start, unsigned long len, stru
 
 	memset(out, 0, sizeof(*out));
 	if (!f)
-		return -1;
+		return rig_follow_leaves(start, len, out);
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long a, b, lo, hi;
 		char *lvl;

@@ -3,14 +3,15 @@
  * vfio BAR smoke test for the rig: open the ivshmem device through vfio-pci
  * (no-IOMMU mode or a type1 container behind the vIOMMU), mmap its BAR2 at a
  * 1 GiB-aligned address, write a pattern into every 4 KiB page and report what
- * the kernel did: minor faults, VmPTE growth, the page-table leaves ptdump sees
- * over the mapping and the populate time. With a type1 container it also times
+ * the kernel did: minor faults, VmPTE growth, the page-table leaves over the
+ * mapping (from ptdump, or from gup_test's FOLLOW_PFNMAP_TEST where ptdump
+ * cannot show the process) and the populate time. With a type1 container it also times
  * VFIO_IOMMU_MAP_DMA of the BAR mapping (the follow_pfn path).
  *
  * --expect=pte asserts the unpatched 6.1 behaviour (the whole BAR mapped with
  * PTEs by one fault); --expect=huge asserts huge leaves and no PTE pages: 1 GiB
  * PUD leaves on x86_64, 2 MiB PMD leaves on arm64 (no PUD pfnmaps there).
- * Where ptdump cannot show the process's page tables (arm64), the leaf
+ * Where neither can show the leaves (arm64 without the series), the leaf
  * assertions are skipped with the reason, and the behaviour is asserted from
  * the fault count and VmPTE alone.
  * The host checks the pattern in the BAR's backing file after poweroff.
@@ -158,23 +159,23 @@ int main(int argc, char **argv)
 			       leaves.bytes[RIG_PUD], leaves.bytes[RIG_PMD], leaves.bytes[RIG_PTE],
 			       leaves.unmapped);
 		ksft_test_result(leaves.unmapped == 0,
-				 "ptdump shows the whole BAR mapped after populating it\n");
+				 "the page-table leaves map the whole BAR after populating it\n");
 	} else {
-		ksft_test_result_skip("ptdump shows the whole BAR mapped: %s\n", RIG_PTDUMP_WHY);
+		ksft_test_result_skip("the page-table leaves map the whole BAR: %s\n", RIG_PTDUMP_WHY);
 	}
 
 	/*
 	 * VmPTE counts PTE and PMD table pages: each PTE page maps 2 MiB, each
-	 * PMD page 1 GiB. Cross-check it against what ptdump saw.
+	 * PMD page 1 GiB. Cross-check it against the leaves seen.
 	 */
 	if (have_leaves) {
 		long want_pte_kb = leaves.bytes[RIG_PTE] / SZ_2M * 4;
 
 		ksft_test_result(pte1 - pte0 >= want_pte_kb && pte1 - pte0 <= want_pte_kb + 16,
-				 "VmPTE growth (+%ld kB) matches the PTE leaves ptdump sees (%ld kB of PTE pages)\n",
+				 "VmPTE growth (+%ld kB) matches the PTE leaves seen (%ld kB of PTE pages)\n",
 				 pte1 - pte0, want_pte_kb);
 	} else {
-		ksft_test_result_skip("VmPTE growth matches the PTE leaves ptdump sees: %s\n",
+		ksft_test_result_skip("VmPTE growth matches the PTE leaves seen: %s\n",
 				      RIG_PTDUMP_WHY);
 	}
 
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
 	 * mapped by the read, is clean when written (the others are mapped
 	 * dirty by their write fault).
 	 *
-	 * Without ptdump the mapping is judged by what the process can measure:
+	 * Without the leaves the mapping is judged by what the process can measure:
 	 * PTE-mapping the whole BAR takes one PTE table page (4 kB) per 2 MiB,
 	 * plus at most a few upper-level table pages; huge leaves take none.
 	 */
@@ -200,7 +201,7 @@ int main(int argc, char **argv)
 		else
 			ksft_test_result(flt1 - flt0 == want && pte1 - pte0 >= want_pte_kb &&
 					 pte1 - pte0 <= want_pte_kb + 16,
-					 "unpatched behaviour: one fault maps the whole BAR with 4 KiB PTEs (from faults=%ld and VmPTE +%ld kB, want 1 + %ld dirty-bit faults and %ld..%ld kB; leaves not seen: no ptdump)\n",
+					 "unpatched behaviour: one fault maps the whole BAR with 4 KiB PTEs (from faults=%ld and VmPTE +%ld kB, want 1 + %ld dirty-bit faults and %ld..%ld kB; leaves not seen)\n",
 					 flt1 - flt0, pte1 - pte0, want - 1, want_pte_kb, want_pte_kb + 16);
 	} else {
 		unsigned long want = dev.bar_size / RIG_HUGE_SIZE;
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
 					 want, RIG_HUGE_NAME, flt1 - flt0, (long)want + dirty);
 		else
 			ksft_test_result(flt1 - flt0 == (long)want + dirty && pte1 - pte0 <= 16,
-					 "huge pfnmap: one fault per leaf maps the BAR with %lu %s leaves, no PTE table pages (faults=%ld, want %ld; VmPTE +%ld kB; leaves not seen: no ptdump)\n",
+					 "huge pfnmap: one fault per leaf maps the BAR with %lu %s leaves, no PTE table pages (faults=%ld, want %ld; VmPTE +%ld kB; leaves not seen)\n",
 					 want, RIG_HUGE_NAME, flt1 - flt0, (long)want + dirty, pte1 - pte0);
 	}
 
