@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 		pte = rig_vmpte_kb() - pte0;
 		have_leaves = !rig_ptdump_leaves((unsigned long)p, len, &l);
 		if (!have_leaves && !RIG_PTDUMP_OPTIONAL)
-			ksft_exit_fail_msg("cannot read the ptdump debugfs file\n");
+			ksft_exit_fail_msg("cannot see the page-table leaves: no " RIG_PTDUMP ", and no gup_test FOLLOW_PFNMAP_TEST\n");
 		if (have_leaves)
 			snprintf(leaves, sizeof(leaves), "%lu/%lu/%lu", l.count[RIG_PUD],
 				 l.count[RIG_PMD], l.count[RIG_PTE]);

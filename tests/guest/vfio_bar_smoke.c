@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 
 	if (rig_ptdump_leaves((unsigned long)bar, dev.bar_size, &leaves)) {
 		if (!RIG_PTDUMP_OPTIONAL)
-			ksft_exit_fail_msg("cannot read the ptdump debugfs file\n");
+			ksft_exit_fail_msg("cannot see the page-table leaves: no " RIG_PTDUMP ", and no gup_test FOLLOW_PFNMAP_TEST\n");
 		have_leaves = false;
 	}
 	ksft_print_msg("RESULT populate: faults=%ld vmpte_kB=+%ld first_access_us=%.1f populate_ms=%.2f\n",
