@@ -43,6 +43,7 @@
 #include "bar_fuzz_core.h"
 #include "bar_fuzz_map.h"
 #include "bar_fuzz_access.h"
+#include "bar_fuzz_geom.h"
 
 static const char *bdf;
 
@@ -64,6 +65,10 @@ static const struct {
 	{ op_mmap, 8 },
 	{ op_munmap, 6 },
 	{ op_bad_input, 2 },
+	{ op_bad_mremap, 1 },
+	{ op_mprotect, 5 },
+	{ op_mremap, 5 },
+	{ op_mmap_over, 2 },
 	{ op_read, 40 },
 	{ op_write, 30 },
 };

@@ -113,12 +113,22 @@ static char *bf_reserve(uint64_t len, uint64_t skew, char **res)
 	return (char *)(((uintptr_t)r + SZ_1G - 1) & ~(SZ_1G - 1)) + skew;
 }
 
-/* Unmap the reservation of @len made by bf_reserve() except [keep, keep + klen). */
-static void bf_unreserve(char *res, uint64_t len, char *keep, uint64_t klen)
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE	0x100000
+#endif
+
+/*
+ * Unmap the reservation of @len made by bf_reserve() except [keep, keep + klen)
+ * when @kept. A failed MAP_FIXED mmap or mremap to @keep may have unmapped
+ * that range already, and another thread may have mapped something there
+ * since: unmap it only if it can be taken back.
+ */
+static void bf_unreserve(char *res, uint64_t len, char *keep, uint64_t klen, bool kept)
 {
 	char *end = res + len + 2 * SZ_1G;
 
-	if (!keep) {
+	if (!kept && mmap(keep, klen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			  MAP_FIXED_NOREPLACE, -1, 0) == keep) {
 		munmap(res, end - res);
 		return;
 	}
@@ -200,7 +210,7 @@ static void op_mmap(struct bf_worker *w)
 		va = bf_reserve(len, skew, &res);
 		p = va ? mmap(va, len, prot, MAP_SHARED | MAP_FIXED, G.dev, G.region + off) : MAP_FAILED;
 		if (va)
-			bf_unreserve(res, len, p == MAP_FAILED ? NULL : p, len);
+			bf_unreserve(res, len, va, len, p != MAP_FAILED);
 	}
 	if (p == MAP_FAILED) {
 		bf_fail(F_BEHAVIOUR, "mmap of %#llx bytes at BAR offset %#llx (%s): %s",
