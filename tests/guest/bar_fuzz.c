@@ -44,6 +44,7 @@
 #include "bar_fuzz_map.h"
 #include "bar_fuzz_access.h"
 #include "bar_fuzz_geom.h"
+#include "bar_fuzz_mm.h"
 
 static const char *bdf;
 
@@ -69,6 +70,10 @@ static const struct {
 	{ op_mprotect, 5 },
 	{ op_mremap, 5 },
 	{ op_mmap_over, 2 },
+	{ op_madvise, 4 },
+	{ op_mlock, 2 },
+	{ op_numa, 3 },
+	{ op_msync, 2 },
 	{ op_read, 40 },
 	{ op_write, 30 },
 };

@@ -29,6 +29,7 @@
 #define BF_OPS(X)							\
 	X(fill) X(mmap) X(munmap) X(read) X(write) X(bad_input)		\
 	X(mprotect) X(mremap) X(mmap_over)					\
+	X(madvise) X(mlock) X(numa) X(msync)					\
 	X(mem_toggle) X(final)
 #define BF_ENUM(n) OP_##n,
 #define BF_NAME(n) #n,
