@@ -45,6 +45,7 @@
 #include "bar_fuzz_access.h"
 #include "bar_fuzz_geom.h"
 #include "bar_fuzz_mm.h"
+#include "bar_fuzz_remote.h"
 
 static const char *bdf;
 
@@ -74,6 +75,10 @@ static const struct {
 	{ op_mlock, 2 },
 	{ op_numa, 3 },
 	{ op_msync, 2 },
+	{ op_fork, 2 },
+	{ op_procmem, 3 },
+	{ op_ptrace, 1 },
+	{ op_pvm, 3 },
 	{ op_read, 40 },
 	{ op_write, 30 },
 };

@@ -33,6 +33,11 @@ static void bf_judge(struct bf_slot *s, uint64_t i, bool write, unsigned int wor
 	bool segv_ok = !(pg & PG_R) || (write && !(pg & PG_W));
 	char why[80];
 
+	if (bf_in_child && (pg & PG_NOFORK)) {
+		if (a->sig != SIGSEGV)
+			bf_fail(F_SIGNAL, "%p (MADV_DONTFORK or unmapped) is not absent in the child", va);
+		return;
+	}
 	if (a->sig == SIGSEGV && !segv_ok)
 		bf_fail(F_SIGNAL, "SIGSEGV on a %s of %p (BAR page %llu, prot %s)",
 			write ? "write" : "read", va, (unsigned long long)page,

@@ -30,6 +30,7 @@
 	X(fill) X(mmap) X(munmap) X(read) X(write) X(bad_input)		\
 	X(mprotect) X(mremap) X(mmap_over)					\
 	X(madvise) X(mlock) X(numa) X(msync)					\
+	X(fork) X(procmem) X(ptrace) X(pvm)					\
 	X(mem_toggle) X(final)
 #define BF_ENUM(n) OP_##n,
 #define BF_NAME(n) #n,
@@ -128,6 +129,7 @@ static bool bf_chance(struct bf_rng *r, unsigned int pct)
 
 /* The op the calling thread is in, for the supervisor's watchdog. */
 static __thread struct bf_tstatus *tl_st;
+static bool bf_in_child;	/* in a forked child of a worker thread */
 static __thread int tl_idx;
 
 static void bf_thread_register(int idx)
