@@ -46,6 +46,7 @@
 #include "bar_fuzz_geom.h"
 #include "bar_fuzz_mm.h"
 #include "bar_fuzz_remote.h"
+#include "bar_fuzz_io.h"
 
 static const char *bdf;
 
@@ -79,6 +80,8 @@ static const struct {
 	{ op_procmem, 3 },
 	{ op_ptrace, 1 },
 	{ op_pvm, 3 },
+	{ op_fileio, 3 },
+	{ op_procfs, 2 },
 	{ op_read, 40 },
 	{ op_write, 30 },
 };
@@ -191,6 +194,25 @@ static void bf_fill(bool final)
 	bf_op_end(final ? OP_final : OP_fill, false);
 }
 
+/* The physical address of BAR @bar of @bdf, from sysfs; 0 if unknown. */
+static uint64_t bf_bar_phys(const char *bdf, int bar)
+{
+	unsigned long long start = 0, end, flags;
+	char path[128], line[128];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i <= bar && fgets(line, sizeof(line), f); i++)
+		if (i == bar && sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
+			start = 0;
+	fclose(f);
+	return start;
+}
+
 static int bf_worker_process(void)
 {
 	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
@@ -212,9 +234,10 @@ static int bf_worker_process(void)
 	G.size = v.bar_size;
 	G.npages = G.size / SZ_4K;
 	G.cfg = cfg.offset;
-	dprintf(STDOUT_FILENO, "# BAR2: %llu MiB, region offset %#llx; config region at %#llx\n",
-		(unsigned long long)G.size >> 20, (unsigned long long)G.region,
-		(unsigned long long)G.cfg);
+	G.phys = bf_bar_phys(bdf, 2);
+	dprintf(STDOUT_FILENO, "# BAR2: %llu MiB at %#llx, region offset %#llx; config region at %#llx\n",
+		(unsigned long long)G.size >> 20, (unsigned long long)G.phys,
+		(unsigned long long)G.region, (unsigned long long)G.cfg);
 	for (i = 0; i < BF_MAX_WORKERS * BF_SLOTS; i++)
 		pthread_rwlock_init(&bf_slots[i].lock, NULL);
 	bf_signals();

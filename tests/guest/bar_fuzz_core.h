@@ -30,7 +30,7 @@
 	X(fill) X(mmap) X(munmap) X(read) X(write) X(bad_input)		\
 	X(mprotect) X(mremap) X(mmap_over)					\
 	X(madvise) X(mlock) X(numa) X(msync)					\
-	X(fork) X(procmem) X(ptrace) X(pvm)					\
+	X(fork) X(procmem) X(ptrace) X(pvm) X(fileio) X(procfs)		\
 	X(mem_toggle) X(final)
 #define BF_ENUM(n) OP_##n,
 #define BF_NAME(n) #n,
@@ -69,6 +69,7 @@ static struct {
 	uint64_t region;	/* BAR2 region offset in the device fd */
 	uint64_t cfg;		/* config space region offset */
 	uint64_t size;		/* BAR2 size */
+	uint64_t phys;		/* BAR2 physical address (0: unknown) */
 	uint64_t npages;
 	uint64_t seed, pseed;
 	int threads;

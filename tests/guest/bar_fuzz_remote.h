@@ -51,11 +51,10 @@ static void bf_child(struct bf_rng *r, struct bf_slot *s)
 		if (k == 24 && bf_chance(r, 50)) {
 			/* Change the copy: the parent's must not notice. */
 			bf_pick_range(r, s, (int)bf_below(r, 4), &a, &b);
+			for (i = a; i < b && !(s->pg[i] & PG_NOFORK); i++)
+				;
 			/* mprotect() would stop at a hole: munmap() ranges with one. */
-			if ((bf_chance(r, 50) || memchr(s->pg + a, PG_NOFORK, b - a) ||
-			     memchr(s->pg + a, PG_NOFORK | PG_R, b - a) ||
-			     memchr(s->pg + a, PG_NOFORK | PG_R | PG_W, b - a)) &&
-			    !munmap(s->va + a * SZ_4K, (b - a) * SZ_4K))
+			if ((bf_chance(r, 50) || i < b) && !munmap(s->va + a * SZ_4K, (b - a) * SZ_4K))
 				memset(s->pg + a, PG_NOFORK, b - a);
 			else if (!mprotect(s->va + a * SZ_4K, (b - a) * SZ_4K, PROT_READ))
 				for (i = a; i < b; i++)
