@@ -47,6 +47,7 @@
 #include "bar_fuzz_mm.h"
 #include "bar_fuzz_remote.h"
 #include "bar_fuzz_io.h"
+#include "bar_fuzz_ctl.h"
 
 static const char *bdf;
 
@@ -109,44 +110,6 @@ static void *bf_worker_main(void *arg)
 		if (s->va)
 			bf_slot_free(s);
 		pthread_rwlock_unlock(&s->lock);
-	}
-	return NULL;
-}
-
-static void bf_set_memory(bool on)
-{
-	uint16_t cmd;
-
-	if (pread(G.dev, &cmd, sizeof(cmd), G.cfg + PCI_COMMAND) != sizeof(cmd)) {
-		bf_fail(F_BEHAVIOUR, "reading PCI_COMMAND: %s", strerror(errno));
-		return;
-	}
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	if (pwrite(G.dev, &cmd, sizeof(cmd), G.cfg + PCI_COMMAND) != sizeof(cmd))
-		bf_fail(F_BEHAVIOUR, "writing PCI_COMMAND: %s", strerror(errno));
-}
-
-/* Control thread: memory decoding off for 0-5 ms, on for 0-40 ms (now and then 0-500 ms). */
-static void *bf_ctl_memory(void *arg)
-{
-	struct bf_rng r;
-
-	(void)arg;
-	bf_rng_init(&r, G.seed, BF_TH_CTL);
-	bf_thread_register(BF_TH_CTL);
-	while (!S->stop) {
-		usleep(1000 * bf_below(&r, bf_chance(&r, 10) ? 500 : 40));
-		bf_op_begin(OP_mem_toggle);
-		bf_ctl_begin();
-		bf_set_memory(false);
-		S->mem_off = 1;
-		bf_ctl_end();
-		usleep(1000 * bf_below(&r, 6));
-		bf_ctl_begin();
-		bf_set_memory(true);
-		S->mem_off = 0;
-		bf_ctl_end();
-		bf_op_end(OP_mem_toggle, false);
 	}
 	return NULL;
 }
@@ -217,7 +180,7 @@ static int bf_worker_process(void)
 {
 	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
 	static struct bf_worker workers[BF_MAX_WORKERS];
-	pthread_t ctl;
+	pthread_t ctl[2];
 	struct rig_vfio v;
 	uint64_t t0;
 	int i;
@@ -245,7 +208,8 @@ static int bf_worker_process(void)
 	bf_fill(false);
 
 	t0 = rig_now_ns();
-	pthread_create(&ctl, NULL, bf_ctl_memory, NULL);
+	pthread_create(&ctl[0], NULL, bf_ctl_memory, NULL);
+	pthread_create(&ctl[1], NULL, bf_ctl_device, NULL);
 	for (i = 0; i < G.threads; i++) {
 		workers[i].idx = i;
 		bf_rng_init(&workers[i].rng, G.seed, i);
@@ -256,7 +220,8 @@ static int bf_worker_process(void)
 	S->stop = 1;
 	for (i = 0; i < G.threads; i++)
 		pthread_join(workers[i].th, NULL);
-	pthread_join(ctl, NULL);
+	pthread_join(ctl[0], NULL);
+	pthread_join(ctl[1], NULL);
 	S->run_ns = rig_now_ns() - t0;
 	bf_fill(true);
 	rig_vfio_close(&v);

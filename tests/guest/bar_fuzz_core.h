@@ -31,7 +31,7 @@
 	X(mprotect) X(mremap) X(mmap_over)					\
 	X(madvise) X(mlock) X(numa) X(msync)					\
 	X(fork) X(procmem) X(ptrace) X(pvm) X(fileio) X(procfs)		\
-	X(mem_toggle) X(final)
+	X(mem_toggle) X(reset) X(lowpower) X(final)
 #define BF_ENUM(n) OP_##n,
 #define BF_NAME(n) #n,
 enum bf_op { BF_OPS(BF_ENUM) OP_NR };
