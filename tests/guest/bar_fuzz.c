@@ -28,8 +28,14 @@
  * each thread is reproducible from the seed. The interleaving of the threads,
  * and so what each operation finds, is not.
  *
+ * With --threads 1 --control none --ops N, a run is the same every time
+ * (what fails in it is a named case, tests/guest/fuzz-cases.list).
+ *
  * Usage: bar_fuzz --bdf DDDD:BB:DD.F [--seed N] [--seconds S] [--threads T]
+ *                 [--ops N per thread] [--control all|memory|device|none]
  *                 [--pattern-seed N] [--stall S]
+ * --pattern-seed: the seed of the BAR pattern (default --seed); the rig
+ * passes the seed the host checks the backing file with.
  * Output: TAP (five results) with the seed, the ops done per type, the ops
  * per second and a "RESULT fuzz:" line; exit status 0 (PASS) or 1 (FAIL).
  */
@@ -37,6 +43,7 @@
 #define _GNU_SOURCE
 #endif
 #include <getopt.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -95,7 +102,7 @@ static void *bf_worker_main(void *arg)
 	bf_thread_register(w->idx);
 	for (i = 0; i < (int)(sizeof(bf_ops) / sizeof(bf_ops[0])); i++)
 		total += bf_ops[i].weight;
-	while (!S->stop) {
+	for (uint64_t n = 0; !S->stop && (!G.ops || n < G.ops); n++) {
 		k = (int)bf_below(&w->rng, total);
 		for (i = 0; k >= bf_ops[i].weight; i++)
 			k -= bf_ops[i].weight;
@@ -111,6 +118,7 @@ static void *bf_worker_main(void *arg)
 			bf_slot_free(s);
 		pthread_rwlock_unlock(&s->lock);
 	}
+	S->running--;
 	return NULL;
 }
 
@@ -208,20 +216,25 @@ static int bf_worker_process(void)
 	bf_fill(false);
 
 	t0 = rig_now_ns();
-	pthread_create(&ctl[0], NULL, bf_ctl_memory, NULL);
-	pthread_create(&ctl[1], NULL, bf_ctl_device, NULL);
+	if (G.control & BF_CTL_MEMORY)
+		pthread_create(&ctl[0], NULL, bf_ctl_memory, NULL);
+	if (G.control & BF_CTL_DEVICE)
+		pthread_create(&ctl[1], NULL, bf_ctl_device, NULL);
+	S->running = G.threads;
 	for (i = 0; i < G.threads; i++) {
 		workers[i].idx = i;
 		bf_rng_init(&workers[i].rng, G.seed, i);
 		pthread_create(&workers[i].th, NULL, bf_worker_main, &workers[i]);
 	}
-	while (!S->stop && rig_now_ns() - t0 < (uint64_t)G.seconds * 1000000000ULL)
+	while (!S->stop && S->running && rig_now_ns() - t0 < (uint64_t)G.seconds * 1000000000ULL)
 		usleep(100000);
 	S->stop = 1;
 	for (i = 0; i < G.threads; i++)
 		pthread_join(workers[i].th, NULL);
-	pthread_join(ctl[0], NULL);
-	pthread_join(ctl[1], NULL);
+	if (G.control & BF_CTL_MEMORY)
+		pthread_join(ctl[0], NULL);
+	if (G.control & BF_CTL_DEVICE)
+		pthread_join(ctl[1], NULL);
 	S->run_ns = rig_now_ns() - t0;
 	bf_fill(true);
 	rig_vfio_close(&v);
@@ -239,14 +252,22 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "pattern-seed", required_argument, NULL, 'p' },
 		{ "stall", required_argument, NULL, 'w' },
+		{ "ops", required_argument, NULL, 'n' },
+		{ "control", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int c, pers = personality(0xffffffff);
 	bool pseed = false;
-	int c;
+
+	/* The same addresses every run (mmap(NULL) phases included): no ASLR. */
+	if (pers != -1 && !(pers & ADDR_NO_RANDOMIZE) &&
+	    personality(pers | ADDR_NO_RANDOMIZE) != -1)
+		execv("/proc/self/exe", argv);
 
 	G.seed = 1;
 	G.seconds = 60;
 	G.threads = 4;
+	G.control = BF_CTL_MEMORY | BF_CTL_DEVICE;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': bdf = optarg; break;
@@ -255,11 +276,20 @@ int main(int argc, char **argv)
 		case 'j': G.threads = atoi(optarg); break;
 		case 'p': G.pseed = strtoull(optarg, NULL, 0); pseed = true; break;
 		case 'w': bf_stall_s = atoi(optarg); break;
+		case 'n': G.ops = strtoull(optarg, NULL, 0); break;
+		case 'c':
+			G.control = !strcmp(optarg, "all") ? BF_CTL_MEMORY | BF_CTL_DEVICE :
+				    !strcmp(optarg, "memory") ? BF_CTL_MEMORY :
+				    !strcmp(optarg, "device") ? BF_CTL_DEVICE :
+				    !strcmp(optarg, "none") ? 0 : -1;
+			break;
 		default: bdf = NULL; optind = argc; break;
 		}
 	}
-	if (!bdf || G.threads < 1 || G.threads > BF_MAX_WORKERS || G.seconds < 0 || bf_stall_s < 1) {
-		fprintf(stderr, "usage: %s --bdf BDF [--seed N] [--seconds S] [--threads 1-%d] [--pattern-seed N] [--stall S]\n",
+	if (!bdf || G.threads < 1 || G.threads > BF_MAX_WORKERS || G.seconds < 0 || bf_stall_s < 1 ||
+	    G.control < 0) {
+		fprintf(stderr, "usage: %s --bdf BDF [--seed N] [--seconds S] [--threads 1-%d] [--ops N]\n"
+			"       [--control all|memory|device|none] [--pattern-seed N] [--stall S]\n",
 			argv[0], BF_MAX_WORKERS);
 		return 2;
 	}

@@ -55,6 +55,7 @@ struct bf_shared {
 	_Atomic int mem_off;		/* PCI_COMMAND_MEMORY cleared */
 	_Atomic int lowpower;		/* low power entered */
 	_Atomic int stop;
+	_Atomic int running;		/* worker threads still running */
 	_Atomic uint64_t count[OP_NR];	/* ops done */
 	_Atomic uint64_t errs[OP_NR];	/* ops that ended with an errno */
 	_Atomic uint64_t sigbus;	/* accesses that took the SIGBUS they could take */
@@ -74,7 +75,11 @@ static struct {
 	uint64_t seed, pseed;
 	int threads;
 	int seconds;
+	uint64_t ops;		/* ops per worker thread, 0: no limit */
+	int control;		/* BF_CTL_* */
 } G;
+#define BF_CTL_MEMORY	1	/* the memory-enable toggles */
+#define BF_CTL_DEVICE	2	/* reset and low power */
 static struct bf_shared *S;
 
 /* xoshiro256**, seeded by splitmix64 from (seed, stream). */

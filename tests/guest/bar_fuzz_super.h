@@ -120,9 +120,10 @@ static int bf_supervise(int (*worker)(void))
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n1..5\n");
-	printf("# bar_fuzz: seed %llu, pattern seed %llu, %d worker threads, %d s, stall limit %d s\n",
+	printf("# bar_fuzz: seed %llu, pattern seed %llu, %d worker threads, %d s, %llu ops per thread, control threads: %s%s, stall limit %d s\n",
 	       (unsigned long long)G.seed, (unsigned long long)G.pseed, G.threads, G.seconds,
-	       bf_stall_s);
+	       (unsigned long long)G.ops, G.control & BF_CTL_MEMORY ? "memory " : "",
+	       G.control & BF_CTL_DEVICE ? "device" : G.control ? "" : "none", bf_stall_s);
 	if (k.fd < 0)
 		printf("# /dev/kmsg: %s (the kernel log is not checked)\n", strerror(errno));
 	else
