@@ -1,15 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Benchmark a vfio BAR mmap: for a 1 GiB-aligned, a 2 MiB-aligned and a
- * 1 MiB-skewed address, print the faults, page-table memory and time it takes
- * to touch every 4 KiB page, the cost of random 8-byte reads across the BAR
- * (TLB reach), and the munmap time. Numbers only: no pass/fail on speed.
- * The leaves (pud/pmd/pte counts) come from ptdump; where it cannot show the
- * process's page tables (arm64) they print as "n/a" and the correctness
- * check rests on the data alone. x86_64 maps an aligned BAR with 1 GiB PUD
- * leaves, arm64 with 2 MiB PMD leaves at most.
+ * Benchmark vfio BAR mmaps. Numbers only: no pass/fail on speed; a test fails
+ * only when a mapping is wrong (data does not read back, part of it is not
+ * mapped, a DMA mapping does not unmap whole).
  *
- * Usage: bar_bench --bdf BDF [--size BYTES]
+ * bar_bench --bdf BDF [--size BYTES] [--mode noiommu|type1]
+ *	For a 1 GiB-aligned, a 2 MiB-aligned and a 1 MiB-skewed address, print
+ *	the faults, page-table memory and time it takes to touch every 4 KiB
+ *	page, the cost of random 8-byte reads across the BAR (TLB reach), and
+ *	the munmap time. The leaves (pud/pmd/pte counts) come from ptdump;
+ *	where it cannot show the process's page tables (arm64) they print as
+ *	"n/a" and the correctness check rests on the data alone. x86_64 maps
+ *	an aligned BAR with 1 GiB PUD leaves, arm64 with 2 MiB PMD leaves at
+ *	most.
+ *
+ * bar_bench --scale [--procs N] BDF...
+ *	Scale rows, all in one vfio type1 container (behind a vIOMMU), every
+ *	mapping at a 1 GiB-aligned address:
+ *	- each BAR size alone (the first device of each size);
+ *	- all devices of the first device's size at once (e.g. 4x2G);
+ *	- N processes (default 8) mapping the first device's BAR at once.
+ *	For each row: faults and page-table memory (VmPTE growth, summed over
+ *	mappings and processes), first access, populate, VFIO_IOMMU_MAP_DMA and
+ *	VFIO_IOMMU_UNMAP_DMA of the whole mapping, and munmap. BARs up to
+ *	2 GiB are touched every 4 KiB, larger ones every 2 MiB (a BAR backed
+ *	by a host tmpfs hole allocates a host page per 4 KiB touched); the
+ *	row says which (touch_kB). A row of several mappings reports the mean
+ *	first access and the total of every other time; the process row times
+ *	each phase from the moment all processes start it to the moment the
+ *	last one finishes.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -18,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "kselftest.h"
 #include "rig_util.h"
@@ -27,6 +47,11 @@
 #define SZ_2M	(2UL << 20)
 #define SZ_1G	(1UL << 30)
 #define READS	(1UL << 20)
+/* Larger BARs are touched once per 2 MiB (sparse host backing). */
+#define DENSE_MAX	(2UL << 30)
+#define IOVA_BASE	(1ULL << 32)
+#define MAX_DEVS	16
+#define MAX_PROCS	64
 
 static char *map_skewed(struct rig_vfio *dev, unsigned long len, unsigned long skew)
 {
@@ -41,32 +66,17 @@ static char *map_skewed(struct rig_vfio *dev, unsigned long len, unsigned long s
 		    dev->device_fd, dev->bar_offset);
 }
 
-int main(int argc, char **argv)
+static int bench_alignments(const char *bdf, unsigned long len, bool type1)
 {
-	static const struct option opts[] = {
-		{ "bdf", required_argument, NULL, 'b' },
-		{ "size", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const struct { const char *name; unsigned long skew; } cases[] = {
 		{ "1G-aligned", 0 }, { "2M-aligned", SZ_2M }, { "1M-skewed", SZ_1M },
 	};
-	unsigned long len = 2 * SZ_1G, i, c;
-	const char *bdf = NULL;
 	struct rig_vfio dev;
-	int o;
+	unsigned long i, c;
 
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o == 'b')
-			bdf = optarg;
-		else if (o == 's')
-			len = strtoul(optarg, NULL, 0);
-		else
-			return KSFT_FAIL;
-	}
 	ksft_print_header();
 	ksft_set_plan(3);
-	if (!bdf || rig_vfio_open(&dev, bdf, false) || rig_vfio_bar(&dev, 2))
+	if (!bdf || rig_vfio_open(&dev, bdf, type1) || rig_vfio_bar(&dev, 2))
 		ksft_exit_fail_msg("cannot open the BAR device through vfio\n");
 	if (len > dev.bar_size)
 		len = dev.bar_size;
@@ -132,4 +142,447 @@ int main(int argc, char **argv)
 	}
 	rig_vfio_close(&dev);
 	ksft_finished();
+	return 0;
+}
+
+/* Scale mode: several devices in one type1 container. */
+struct scale_dev {
+	const char *bdf;
+	int group_fd;
+	int device_fd;
+	unsigned long long size;
+	unsigned long long offset;
+};
+
+static int container_fd = -1;
+static bool iommu_set;
+
+static int scale_open(struct scale_dev *d, const char *bdf)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = 2 };
+	char path[PATH_MAX + 32], link[PATH_MAX];
+	const char *grp;
+	ssize_t n;
+
+	d->bdf = bdf;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		ksft_print_msg("%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	link[n] = '\0';
+	grp = strrchr(link, '/');
+	snprintf(path, sizeof(path), "/dev/vfio/%s", grp ? grp + 1 : link);
+	if (container_fd < 0) {
+		container_fd = open("/dev/vfio/vfio", O_RDWR);
+		if (container_fd < 0 || ioctl(container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+			ksft_print_msg("/dev/vfio/vfio: cannot open, or unexpected API version\n");
+			return -1;
+		}
+	}
+	d->group_fd = open(path, O_RDWR);
+	if (d->group_fd < 0 || ioctl(d->group_fd, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		ksft_print_msg("%s: cannot open, or the group is not viable (one device per group is needed)\n",
+			       path);
+		return -1;
+	}
+	if (ioctl(d->group_fd, VFIO_GROUP_SET_CONTAINER, &container_fd)) {
+		ksft_print_msg("VFIO_GROUP_SET_CONTAINER %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* The IOMMU model is set once, after the first group joins. */
+	if (!iommu_set) {
+		if (ioctl(container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+			ksft_print_msg("VFIO_SET_IOMMU (type1v2): %s\n", strerror(errno));
+			return -1;
+		}
+		iommu_set = true;
+	}
+	d->device_fd = ioctl(d->group_fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (d->device_fd < 0) {
+		ksft_print_msg("VFIO_GROUP_GET_DEVICE_FD %s: %s\n", bdf, strerror(errno));
+		return -1;
+	}
+	if (ioctl(d->device_fd, VFIO_DEVICE_GET_REGION_INFO, &info) ||
+	    !(info.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+		ksft_print_msg("%s: BAR2 is missing or cannot be mmap-ed\n", bdf);
+		return -1;
+	}
+	d->size = info.size;
+	d->offset = info.offset;
+	return 0;
+}
+
+static int map_dma(void *vaddr, uint64_t iova, uint64_t size, double *ms)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)vaddr, .iova = iova, .size = size,
+	};
+	uint64_t t0 = rig_now_ns();
+	int ret = ioctl(container_fd, VFIO_IOMMU_MAP_DMA, &map);
+
+	*ms = (rig_now_ns() - t0) / 1e6;
+	if (ret)
+		ksft_print_msg("VFIO_IOMMU_MAP_DMA of %llu MiB at iova 0x%llx: %s\n",
+			       (unsigned long long)size >> 20, (unsigned long long)iova, strerror(errno));
+	return ret;
+}
+
+static int unmap_dma(uint64_t iova, uint64_t size, double *ms)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = iova, .size = size,
+	};
+	uint64_t t0 = rig_now_ns();
+	int ret = ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
+
+	*ms = (rig_now_ns() - t0) / 1e6;
+	if (ret || unmap.size != size) {
+		ksft_print_msg("VFIO_IOMMU_UNMAP_DMA of %llu MiB at iova 0x%llx: %s, %llu bytes unmapped\n",
+			       (unsigned long long)size >> 20, (unsigned long long)iova,
+			       ret ? strerror(errno) : "ok", (unsigned long long)unmap.size);
+		return -1;
+	}
+	return 0;
+}
+
+/* What one mapping (or one process) measured. */
+struct sample {
+	long faults;
+	long vmpte_kb;
+	double first_us, populate_ms, map_ms, unmap_ms, munmap_ms;
+	int bad;		/* wrong data, a failed ioctl or mmap */
+};
+
+static unsigned long touch_stride(unsigned long long size)
+{
+	return size <= DENSE_MAX ? SZ_4K : SZ_2M;
+}
+
+/* Touch (write) one word per stride, then read two of them back. */
+static void populate(char *p, unsigned long long size, struct sample *s)
+{
+	unsigned long stride = touch_stride(size), i, n = size / stride;
+	long f0, pte0;
+	uint64_t t0;
+
+	pte0 = rig_vmpte_kb();
+	rig_now_ns();
+	f0 = rig_minflt();
+	t0 = rig_now_ns();
+	*(volatile uint64_t *)p = 0;
+	s->first_us = (rig_now_ns() - t0) / 1e3;
+	for (i = 0; i < n; i++)
+		*(volatile uint64_t *)(p + i * stride) = i;
+	s->populate_ms = (rig_now_ns() - t0) / 1e6;
+	s->faults = rig_minflt() - f0;
+	s->vmpte_kb = rig_vmpte_kb() - pte0;
+	if (*(volatile uint64_t *)(p + stride) != 1 ||
+	    *(volatile uint64_t *)(p + (n - 1) * stride) != n - 1)
+		s->bad = 1;
+}
+
+static void print_row(const char *name, unsigned int bars, unsigned int procs,
+		      unsigned long long size, const char *leaves, const struct sample *t)
+{
+	ksft_print_msg("BENCH %s bars=%u procs=%u size_MiB=%llu touch_kB=%lu faults=%ld vmpte_kB=%ld leaves=%s first_access_us=%.1f populate_ms=%.2f munmap_ms=%.2f map_dma_ms=%.2f unmap_dma_ms=%.2f\n",
+		       name, bars, procs, size >> 20, touch_stride(size) >> 10, t->faults, t->vmpte_kb,
+		       leaves, t->first_us, t->populate_ms, t->munmap_ms, t->map_ms, t->unmap_ms);
+}
+
+/* @n devices of one process, each mapped, populated, DMA-mapped and unmapped in turn. */
+static bool scale_devices(const char *name, struct scale_dev **devs, unsigned int n)
+{
+	char *p[MAX_DEVS];
+	struct sample s[MAX_DEVS] = { 0 }, t = { 0 };
+	char leaves[64] = "-";
+	uint64_t iova = IOVA_BASE, t0;
+	long pte0 = rig_vmpte_kb();
+	unsigned int i;
+	bool ok = true;
+
+	for (i = 0; i < n; i++) {
+		p[i] = rig_mmap_aligned(devs[i]->device_fd, devs[i]->offset, devs[i]->size, SZ_1G,
+					PROT_READ | PROT_WRITE);
+		if (p[i] == MAP_FAILED) {
+			ksft_test_result_fail("%s: mmap of %s failed: %s\n", name, devs[i]->bdf,
+					      strerror(errno));
+			while (i--)
+				munmap(p[i], devs[i]->size);
+			return false;
+		}
+	}
+	for (i = 0; i < n; i++)
+		populate(p[i], devs[i]->size, &s[i]);
+	t.vmpte_kb = rig_vmpte_kb() - pte0;
+	if (n == 1) {
+		struct rig_leaves l;
+
+		if (!rig_ptdump_leaves((unsigned long)p[0], devs[0]->size, &l)) {
+			snprintf(leaves, sizeof(leaves), "%lu/%lu/%lu", l.count[RIG_PUD],
+				 l.count[RIG_PMD], l.count[RIG_PTE]);
+			if (l.unmapped) {
+				ksft_print_msg("%s: %llu bytes not mapped after populating\n", name,
+					       l.unmapped);
+				ok = false;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		s[i].bad |= map_dma(p[i], iova, devs[i]->size, &s[i].map_ms);
+		iova += devs[i]->size;
+	}
+	iova = IOVA_BASE;
+	for (i = 0; i < n; i++) {
+		if (!s[i].bad)
+			s[i].bad |= unmap_dma(iova, devs[i]->size, &s[i].unmap_ms);
+		iova += devs[i]->size;
+	}
+	for (i = 0; i < n; i++) {
+		t0 = rig_now_ns();
+		munmap(p[i], devs[i]->size);
+		s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
+	}
+	for (i = 0; i < n; i++) {
+		t.faults += s[i].faults;
+		t.first_us += s[i].first_us / n;
+		t.populate_ms += s[i].populate_ms;
+		t.map_ms += s[i].map_ms;
+		t.unmap_ms += s[i].unmap_ms;
+		t.munmap_ms += s[i].munmap_ms;
+		ok &= !s[i].bad;
+	}
+	ok &= rig_vmpte_kb() <= pte0;
+	print_row(name, n, 1, devs[0]->size * n, leaves, &t);
+	ksft_test_result(ok, "%s: %u BAR(s) of %llu MiB mapped, data reads back, DMA-mapped and unmapped whole, page tables returned\n",
+			 name, n, devs[0]->size >> 20);
+	return ok;
+}
+
+/* Pipe barrier: the parent starts a phase in every child, then waits for all. */
+struct barrier {
+	int go[2], done[2];
+};
+
+static void child_wait(struct barrier *b)
+{
+	char c;
+
+	if (read(b->go[0], &c, 1) != 1)
+		_exit(1);
+}
+
+static void child_done(struct barrier *b)
+{
+	char c = 0;
+
+	if (write(b->done[1], &c, 1) != 1)
+		_exit(1);
+}
+
+/* Start a phase in @n children and return its wall time in ms. */
+static double phase(struct barrier *b, unsigned int n)
+{
+	char c[MAX_PROCS] = { 0 };
+	uint64_t t0 = rig_now_ns();
+	unsigned int got = 0;
+	ssize_t r;
+
+	if (write(b->go[1], c, n) != (ssize_t)n)
+		return -1;
+	while (got < n) {
+		r = read(b->done[0], c, n - got);
+		if (r <= 0)
+			return -1;
+		got += r;
+	}
+	return (rig_now_ns() - t0) / 1e6;
+}
+
+/* @n processes map the same BAR; each phase runs in all of them at once. */
+static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
+{
+	struct sample *s, t = { 0 };
+	struct barrier b;
+	unsigned int i;
+	pid_t pid[MAX_PROCS];
+	bool ok = true;
+	int status;
+
+	s = mmap(NULL, n * sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED || pipe(b.go) || pipe(b.done)) {
+		ksft_test_result_fail("%s: no shared memory or pipes\n", name);
+		return false;
+	}
+	memset(s, 0, n * sizeof(*s));
+	for (i = 0; i < n; i++) {
+		pid[i] = fork();
+		if (pid[i] < 0) {
+			ksft_test_result_fail("%s: fork: %s\n", name, strerror(errno));
+			return false;
+		}
+		if (!pid[i]) {
+			uint64_t iova = IOVA_BASE + i * d->size, t0;
+			char *p = rig_mmap_aligned(d->device_fd, d->offset, d->size, SZ_1G,
+						   PROT_READ | PROT_WRITE);
+
+			if (p == MAP_FAILED)
+				s[i].bad = 1;
+			child_done(&b);
+			child_wait(&b);
+			if (!s[i].bad)
+				populate(p, d->size, &s[i]);
+			child_done(&b);
+			child_wait(&b);
+			if (!s[i].bad)
+				s[i].bad |= map_dma(p, iova, d->size, &s[i].map_ms);
+			child_done(&b);
+			child_wait(&b);
+			if (!s[i].bad)
+				s[i].bad |= unmap_dma(iova, d->size, &s[i].unmap_ms);
+			child_done(&b);
+			child_wait(&b);
+			t0 = rig_now_ns();
+			if (p != MAP_FAILED)
+				munmap(p, d->size);
+			s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
+			child_done(&b);
+			_exit(0);
+		}
+	}
+	/* All children have mapped the BAR: then the timed phases. */
+	for (i = 0; i < n; i++) {
+		char c;
+
+		if (read(b.done[0], &c, 1) != 1)
+			ok = false;
+	}
+	t.populate_ms = phase(&b, n);
+	t.map_ms = phase(&b, n);
+	t.unmap_ms = phase(&b, n);
+	t.munmap_ms = phase(&b, n);
+	for (i = 0; i < n; i++) {
+		waitpid(pid[i], &status, 0);
+		ok &= WIFEXITED(status) && !WEXITSTATUS(status) && !s[i].bad;
+		t.faults += s[i].faults;
+		t.vmpte_kb += s[i].vmpte_kb;
+		t.first_us += s[i].first_us / n;
+	}
+	ok &= t.populate_ms >= 0 && t.map_ms >= 0 && t.unmap_ms >= 0 && t.munmap_ms >= 0;
+	print_row(name, 1, n, d->size, "-", &t);
+	ksft_test_result(ok, "%s: %u processes mapped one %llu MiB BAR, data reads back, DMA-mapped and unmapped whole\n",
+			 name, n, d->size >> 20);
+	munmap(s, n * sizeof(*s));
+	close(b.go[0]);
+	close(b.go[1]);
+	close(b.done[0]);
+	close(b.done[1]);
+	return ok;
+}
+
+static void size_name(char *buf, size_t len, unsigned int count, unsigned long long size)
+{
+	if (size >= SZ_1G)
+		snprintf(buf, len, "%ux%lluG", count, size >> 30);
+	else
+		snprintf(buf, len, "%ux%lluM", count, size >> 20);
+}
+
+static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs)
+{
+	struct scale_dev devs[MAX_DEVS], *group[MAX_DEVS];
+	unsigned int i, j, n, plan = 0;
+	char name[64];
+
+	ksft_print_header();
+	if (!ndev || ndev > MAX_DEVS || procs > MAX_PROCS)
+		ksft_exit_fail_msg("--scale needs 1 to %d BDFs and at most %d processes\n", MAX_DEVS,
+				   MAX_PROCS);
+	for (i = 0; i < ndev; i++) {
+		if (scale_open(&devs[i], bdfs[i]))
+			ksft_exit_fail_msg("cannot open %s through a vfio type1 container\n", bdfs[i]);
+		ksft_print_msg("%s: BAR2 %llu MiB\n", bdfs[i], devs[i].size >> 20);
+	}
+	/* One row per size, one for all devices of the first size, one for the processes. */
+	for (i = 0; i < ndev; i++) {
+		for (j = 0; j < i && devs[j].size != devs[i].size; j++)
+			;
+		plan += j == i;
+	}
+	for (i = n = 0; i < ndev; i++)
+		n += devs[i].size == devs[0].size;
+	plan += (n > 1) + (procs > 1);
+	ksft_set_plan(plan);
+
+	for (i = 0; i < ndev; i++) {
+		for (j = 0; j < i && devs[j].size != devs[i].size; j++)
+			;
+		if (j < i)
+			continue;
+		group[0] = &devs[i];
+		size_name(name, sizeof(name), 1, devs[i].size);
+		scale_devices(name, group, 1);
+	}
+	if (n > 1) {
+		for (i = n = 0; i < ndev; i++)
+			if (devs[i].size == devs[0].size)
+				group[n++] = &devs[i];
+		size_name(name, sizeof(name), n, devs[0].size);
+		scale_devices(name, group, n);
+	}
+	if (procs > 1) {
+		size_name(name, sizeof(name), 1, devs[0].size);
+		snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%uprocs", procs);
+		scale_procs(name, &devs[0], procs);
+	}
+	for (i = 0; i < ndev; i++) {
+		close(devs[i].device_fd);
+		close(devs[i].group_fd);
+	}
+	close(container_fd);
+	ksft_finished();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bdf", required_argument, NULL, 'b' },
+		{ "size", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "scale", no_argument, NULL, 'S' },
+		{ "procs", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long len = 2 * SZ_1G;
+	unsigned int procs = 8;
+	const char *bdf = NULL, *mode = "noiommu";
+	bool scale = false;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'b': bdf = optarg; break;
+		case 's': len = strtoul(optarg, NULL, 0); break;
+		case 'm': mode = optarg; break;
+		case 'S': scale = true; break;
+		case 'p': procs = strtoul(optarg, NULL, 0); break;
+		default:
+			fprintf(stderr, "usage: %s --bdf BDF [--size BYTES] [--mode noiommu|type1]\n"
+				"       %s --scale [--procs N] BDF...\n", argv[0], argv[0]);
+			return KSFT_FAIL;
+		}
+	}
+	if (scale)
+		return bench_scale(argv + optind, argc - optind, procs);
+	if (strcmp(mode, "noiommu") && strcmp(mode, "type1")) {
+		fprintf(stderr, "--mode is noiommu or type1, not '%s'\n", mode);
+		return KSFT_FAIL;
+	}
+	return bench_alignments(bdf, len, !strcmp(mode, "type1"));
 }
