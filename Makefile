@@ -2,7 +2,7 @@
 # SERIES=off runs any of them on the unpatched base.
 
 .PHONY: help deps demo check tree export series-check build initramfs vm results baseline shellcheck clean \
-	bench bisect compile-arches
+	bench bisect compile-arches fuzz
 
 help:
 	@echo "make demo     apply, build, boot, and show the 2 GiB BAR mapping and its numbers"
@@ -14,6 +14,7 @@ help:
 	@echo "make check ARCHES=arm64   one architecture only (default: x86_64 arm64)"
 	@echo "make baseline re-record the selftests/vm results of the unpatched base"
 	@echo "make bench    base vs series numbers; make bisect: build each patch; make compile-arches"
+	@echo "make fuzz     bar_fuzz for FUZZ_SECONDS (600) per kernel: normal, debug, distro; x86_64, arm64"
 	@echo "SERIES=off    any of the above on the unpatched base"
 
 ARCH ?= x86_64
@@ -54,9 +55,11 @@ bisect:
 	scripts/bisect-build
 compile-arches:
 	scripts/compile-arches
+fuzz:
+	scripts/fuzz
 shellcheck:
 	shellcheck -x scripts/install-deps scripts/fetch-base scripts/tree scripts/export scripts/build \
 		scripts/initramfs scripts/run-vm scripts/check-series scripts/check scripts/demo .ci/run \
-		scripts/bench scripts/bisect-build scripts/compile-arches
+		scripts/bench scripts/bisect-build scripts/compile-arches scripts/fuzz
 clean:
 	rm -rf build/out build/runs build/results
