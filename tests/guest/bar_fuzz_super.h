@@ -32,7 +32,7 @@ struct bf_kmsg {
 /* Read the kernel log records that arrived since the last call; count splats. */
 static void bf_kmsg_scan(struct bf_kmsg *k)
 {
-	char rec[2048], *msg, *nl;
+	char rec[8192], *msg, *nl;
 	unsigned int i;
 	ssize_t n;
 
@@ -150,8 +150,11 @@ static int bf_supervise(int (*worker)(void))
 			done = true;
 		bf_kmsg_scan(&k);
 		if (k.splats && !S->stop) {
+			/* A broken kernel may not let the worker finish: wait less. */
 			printf("# the kernel log reports a problem: stopping the run\n");
 			S->stop = 1;
+			bf_stall_s = bf_stall_s < 30 ? bf_stall_s : 30;
+			wait_s = (int)((rig_now_ns() - t0) / 1000000000ULL) + 2 * bf_stall_s;
 		}
 		if (S->stop && !stop_ns)
 			stop_ns = rig_now_ns();
