@@ -58,7 +58,7 @@ compile-arches:
 fuzz:
 	scripts/fuzz
 shellcheck:
-	shellcheck -x scripts/install-deps scripts/fetch-base scripts/tree scripts/export scripts/build \
+	shellcheck -x scripts/install-deps scripts/fetch-base scripts/fetch-peer scripts/tree scripts/export scripts/build \
 		scripts/initramfs scripts/run-vm scripts/check-series scripts/check scripts/demo .ci/run \
 		scripts/bench scripts/bisect-build scripts/compile-arches scripts/fuzz
 clean:
