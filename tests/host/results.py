@@ -230,16 +230,22 @@ def numbers(run):
     return [l.strip().lstrip("#").strip() for l in lines if "RESULT " in l]
 
 
-def baseline_file(top, arch):
-    """The selftests/vm results of the unpatched base for an architecture."""
-    name = "vm-selftests.baseline" if arch in (None, "x86_64") else f"vm-selftests-{arch}.baseline"
-    return os.path.join(top, "tests", "guest", name)
+def baseline_file(top, arch, variant=None):
+    """The selftests/vm results of the unpatched base for an architecture:
+    vm-selftests[-ARCH][-VARIANT].baseline, the variant's own file where its
+    results differ from the normal kernel's (make baseline VARIANT=distro)."""
+    stem = "vm-selftests" if arch in (None, "x86_64") else f"vm-selftests-{arch}"
+    if variant and variant != "normal":
+        own = os.path.join(top, "tests", "guest", f"{stem}-{variant}.baseline")
+        if os.path.exists(own):
+            return own
+    return os.path.join(top, "tests", "guest", f"{stem}.baseline")
 
 
 def run_results(run, baseline_path, top):
     meta = read_meta(run)
     label = f"{meta.get('ARCH', '?')}/{meta.get('VARIANT', '?')}/{meta.get('KIND', '?')}/{meta.get('SCENARIO', '?')}:"
-    baseline = load_baseline(baseline_path or baseline_file(top, meta.get("ARCH")))
+    baseline = load_baseline(baseline_path or baseline_file(top, meta.get("ARCH"), meta.get("VARIANT")))
     res = []
     guest = meta.get("GUEST", "not-run")
     console_path = os.path.join(run, "console.log")
@@ -293,7 +299,7 @@ def main():
     ap.add_argument("--extra", action="append", default=[], help="file of PASS/FAIL/SKIP lines")
     ap.add_argument("--baseline", default=None,
                     help="vm selftest baseline file (default: tests/guest/vm-selftests.baseline for x86_64, "
-                         "vm-selftests-ARCH.baseline for other architectures)")
+                         "vm-selftests-ARCH.baseline for other architectures, and a -VARIANT one where it exists)")
     ap.add_argument("--json", default=None, help="write all results here")
     ap.add_argument("--record-baseline", default=None,
                     help="write the vm selftest results of the runs to this file (unpatched base)")
