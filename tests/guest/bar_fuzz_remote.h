@@ -215,10 +215,9 @@ static void op_pvm(struct bf_worker *w)
 	if (!s)
 		return;
 	bf_op_begin(OP_pvm);
-	hdr[0] = k & 1 ? bf_h0(s->bar[i]) : 0xdeadbeefdeadbeefULL;
-	hdr[1] = k & 1 ? s->bar[i] : 0xdeadbeefdeadbeefULL;
-	if (k == 3)
-		hdr[0] = hdr[1] = 0xdeadbeefdeadbeefULL;
+	/* The header for the calls that write the mapping; garbage to be overwritten otherwise. */
+	hdr[0] = k == 1 || k == 2 ? bf_h0(s->bar[i]) : 0xdeadbeefdeadbeefULL;
+	hdr[1] = k == 1 || k == 2 ? s->bar[i] : 0xdeadbeefdeadbeefULL;
 	mine.iov_base = hdr;
 	mine.iov_len = sizeof(hdr);
 	bar.iov_base = s->va + i * SZ_4K;
