@@ -33,7 +33,9 @@
  *
  * Usage: bar_fuzz --bdf DDDD:BB:DD.F [--seed N] [--seconds S] [--threads T]
  *                 [--ops N per thread] [--control all|memory|device|none]
- *                 [--pattern-seed N] [--stall S]
+ *                 [--only OP,...] [--pattern-seed N] [--stall S]
+ * --only: the worker ops to draw from (names as in the report), e.g.
+ * --only mmap,munmap,read,write (a seed then draws another sequence).
  * --pattern-seed: the seed of the BAR pattern (default --seed); the rig
  * passes the seed the host checks the backing file with.
  * Output: TAP (five results) with the seed, the ops done per type, the ops
@@ -68,31 +70,57 @@ static void op_write(struct bf_worker *w)
 	op_access(w, true);
 }
 
-/* The worker threads' ops and their weights. */
+/* The worker threads' ops, the op type they count as, and their weights. */
 static const struct {
 	void (*fn)(struct bf_worker *w);
+	int op;
 	int weight;
 } bf_ops[] = {
-	{ op_mmap, 8 },
-	{ op_munmap, 6 },
-	{ op_bad_input, 2 },
-	{ op_bad_mremap, 1 },
-	{ op_mprotect, 5 },
-	{ op_mremap, 5 },
-	{ op_mmap_over, 2 },
-	{ op_madvise, 4 },
-	{ op_mlock, 2 },
-	{ op_numa, 3 },
-	{ op_msync, 2 },
-	{ op_fork, 2 },
-	{ op_procmem, 3 },
-	{ op_ptrace, 1 },
-	{ op_pvm, 3 },
-	{ op_fileio, 3 },
-	{ op_procfs, 2 },
-	{ op_read, 40 },
-	{ op_write, 30 },
+	{ op_mmap, OP_mmap, 8 },
+	{ op_munmap, OP_munmap, 6 },
+	{ op_bad_input, OP_bad_input, 2 },
+	{ op_bad_mremap, OP_bad_input, 1 },
+	{ op_mprotect, OP_mprotect, 5 },
+	{ op_mremap, OP_mremap, 5 },
+	{ op_mmap_over, OP_mmap_over, 2 },
+	{ op_madvise, OP_madvise, 4 },
+	{ op_mlock, OP_mlock, 2 },
+	{ op_numa, OP_numa, 3 },
+	{ op_msync, OP_msync, 2 },
+	{ op_fork, OP_fork, 2 },
+	{ op_procmem, OP_procmem, 3 },
+	{ op_ptrace, OP_ptrace, 1 },
+	{ op_pvm, OP_pvm, 3 },
+	{ op_fileio, OP_fileio, 3 },
+	{ op_procfs, OP_procfs, 2 },
+	{ op_read, OP_read, 40 },
+	{ op_write, OP_write, 30 },
 };
+#define BF_NR_OPS	(int)(sizeof(bf_ops) / sizeof(bf_ops[0]))
+static uint64_t bf_only;	/* --only: the op types the workers do (bits), 0: all */
+
+static int bf_weight(int i)
+{
+	return !bf_only || (bf_only >> bf_ops[i].op & 1) ? bf_ops[i].weight : 0;
+}
+
+/* Parse --only's comma-separated op type names; false on an unknown one. */
+static bool bf_parse_only(char *list)
+{
+	char *name;
+	int i;
+
+	for (name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+		for (i = 0; i < OP_NR && strcmp(name, bf_op_name[i]); i++)
+			;
+		if (i == OP_NR)
+			return false;
+		bf_only |= 1ULL << i;
+	}
+	for (i = 0; i < BF_NR_OPS && !bf_weight(i); i++)
+		;
+	return i < BF_NR_OPS;
+}
 
 static void *bf_worker_main(void *arg)
 {
@@ -100,12 +128,12 @@ static void *bf_worker_main(void *arg)
 	int total = 0, i, k;
 
 	bf_thread_register(w->idx);
-	for (i = 0; i < (int)(sizeof(bf_ops) / sizeof(bf_ops[0])); i++)
-		total += bf_ops[i].weight;
+	for (i = 0; i < BF_NR_OPS; i++)
+		total += bf_weight(i);
 	for (uint64_t n = 0; !S->stop && (!G.ops || n < G.ops); n++) {
 		k = (int)bf_below(&w->rng, total);
-		for (i = 0; k >= bf_ops[i].weight; i++)
-			k -= bf_ops[i].weight;
+		for (i = 0; k >= bf_weight(i); i++)
+			k -= bf_weight(i);
 		bf_ops[i].fn(w);
 	}
 	for (i = 0; i < BF_SLOTS; i++) {
@@ -254,6 +282,7 @@ int main(int argc, char **argv)
 		{ "stall", required_argument, NULL, 'w' },
 		{ "ops", required_argument, NULL, 'n' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "only", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, pers = personality(0xffffffff);
@@ -277,6 +306,10 @@ int main(int argc, char **argv)
 		case 'p': G.pseed = strtoull(optarg, NULL, 0); pseed = true; break;
 		case 'w': bf_stall_s = atoi(optarg); break;
 		case 'n': G.ops = strtoull(optarg, NULL, 0); break;
+		case 'o':
+			if (!bf_parse_only(optarg))
+				G.control = -1;
+			break;
 		case 'c':
 			G.control = !strcmp(optarg, "all") ? BF_CTL_MEMORY | BF_CTL_DEVICE :
 				    !strcmp(optarg, "memory") ? BF_CTL_MEMORY :
@@ -289,7 +322,7 @@ int main(int argc, char **argv)
 	if (!bdf || G.threads < 1 || G.threads > BF_MAX_WORKERS || G.seconds < 0 || bf_stall_s < 1 ||
 	    G.control < 0) {
 		fprintf(stderr, "usage: %s --bdf BDF [--seed N] [--seconds S] [--threads 1-%d] [--ops N]\n"
-			"       [--control all|memory|device|none] [--pattern-seed N] [--stall S]\n",
+			"       [--control all|memory|device|none] [--only OP,...] [--pattern-seed N] [--stall S]\n",
 			argv[0], BF_MAX_WORKERS);
 		return 2;
 	}

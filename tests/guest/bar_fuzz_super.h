@@ -124,6 +124,9 @@ static int bf_supervise(int (*worker)(void))
 	       (unsigned long long)G.seed, (unsigned long long)G.pseed, G.threads, G.seconds,
 	       (unsigned long long)G.ops, G.control & BF_CTL_MEMORY ? "memory " : "",
 	       G.control & BF_CTL_DEVICE ? "device" : G.control ? "" : "none", bf_stall_s);
+	for (i = 0; bf_only && i < OP_NR; i++)
+		if (bf_only >> i & 1)
+			printf("# only op %s\n", bf_op_name[i]);
 	if (k.fd < 0)
 		printf("# /dev/kmsg: %s (the kernel log is not checked)\n", strerror(errno));
 	else
