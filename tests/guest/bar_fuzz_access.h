@@ -93,6 +93,9 @@ static void op_access(struct bf_worker *w, bool write)
 	first = pick % s->npages;
 	n = (s->npages - first + stride - 1) / stride;
 	n = n < cnt ? n : cnt;
+	bf_note("%p pages %llu + %llu x %llu of %p +%llu", s->va + first * SZ_4K,
+		(unsigned long long)first, (unsigned long long)n, (unsigned long long)stride, s->va,
+		(unsigned long long)s->npages);
 	bf_win_open(&win);
 	for (k = 0; k < n; k++) {
 		uint64_t i = first + k * stride;
@@ -148,6 +151,7 @@ static void op_bad_input(struct bf_worker *w)
 		break;
 	}
 	bf_op_begin(OP_bad_input);
+	bf_note("mmap with %s", what);
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, G.dev, G.region + off);
 	if (p != MAP_FAILED) {
 		bf_fail(F_BEHAVIOUR, "mmap with %s (BAR offset %#llx, length %#llx) succeeded", what,

@@ -41,11 +41,15 @@ static const char *const bf_op_name[OP_NR] = { BF_OPS(BF_NAME) };
 enum { F_DATA, F_SIGNAL, F_BEHAVIOUR, F_NR };
 static const char *const bf_fail_name[F_NR] = { "data", "signal", "behaviour" };
 
+#define BF_NOTES	16		/* ops each thread remembers */
+
 struct bf_tstatus {
 	_Atomic uint64_t start_ns;	/* start of the current op, 0 when between ops */
 	_Atomic int op;			/* the current (or last) op */
 	_Atomic int tid;
 	_Atomic int used;
+	unsigned int nnotes;		/* ops noted so far */
+	char note[BF_NOTES][112];	/* the last ops and their arguments, a ring */
 };
 
 /* Shared (MAP_SHARED) between the supervisor, the worker and its children. */
@@ -149,7 +153,21 @@ static void bf_thread_register(int idx)
 static void bf_op_begin(int op)
 {
 	tl_st->op = op;
+	strcpy(tl_st->note[tl_st->nnotes++ % BF_NOTES], bf_op_name[op]);
 	tl_st->start_ns = rig_now_ns();
+}
+
+/* Say what the current op does, for the report of a thread that failed or stuck. */
+static void bf_note(const char *fmt, ...)
+{
+	char *n = tl_st->note[(tl_st->nnotes - 1) % BF_NOTES];
+	size_t len = strlen(bf_op_name[tl_st->op]);
+	va_list ap;
+
+	n[len] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(n + len + 1, sizeof(tl_st->note[0]) - len - 1, fmt, ap);
+	va_end(ap);
 }
 
 /* @err: the op ended with an errno (expected or not; failures are reported apart). */

@@ -57,6 +57,8 @@ static void op_mprotect(struct bf_worker *w)
 	bf_op_begin(OP_mprotect);
 	pthread_rwlock_wrlock(&s->lock);
 	bf_pick_range(r, s, mode, &a, &b);
+	bf_note("%p pages [%llu, %llu) of %p +%llu prot %d", s->va + a * SZ_4K, (unsigned long long)a,
+		(unsigned long long)b, s->va, (unsigned long long)s->npages, prots[k]);
 	rc = mprotect(s->va + a * SZ_4K, (b - a) * SZ_4K, prots[k]);
 	if (rc)
 		bf_fail(F_BEHAVIOUR, "mprotect(%d) of pages [%llu, %llu) of a %llu-page mapping: %s",
@@ -73,8 +75,11 @@ static void bf_mremap_grow(struct bf_rng *r, struct bf_slot *s)
 {
 	uint64_t len = s->npages * SZ_4K, more = (1 + bf_below(r, 1024)) * SZ_4K;
 	int flags = bf_chance(r, 50) ? MREMAP_MAYMOVE : 0;
-	char *p = mremap(s->va, len, len + more, flags);
+	char *p;
 
+	bf_note("grow %p +%#llx by %#llx flags %d", s->va, (unsigned long long)len,
+		(unsigned long long)more, flags);
+	p = mremap(s->va, len, len + more, flags);
 	if (p == MAP_FAILED)
 		return;
 	bf_fail(F_BEHAVIOUR, "mremap grew a BAR mapping from %#llx to %#llx bytes (flags %d)",
@@ -92,6 +97,8 @@ static int bf_mremap_move(struct bf_rng *r, struct bf_slot *s, struct bf_slot *t
 
 	if (!to)
 		return -1;
+	bf_note("move %p pages [%llu, %llu) of %p +%llu to %p", s->va + a * SZ_4K,
+		(unsigned long long)a, (unsigned long long)b, s->va, (unsigned long long)s->npages, to);
 	p = mremap(s->va + a * SZ_4K, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	bf_unreserve(res, len, to, len, p != MAP_FAILED);
 	if (p == MAP_FAILED)
@@ -133,6 +140,8 @@ static void op_mremap(struct bf_worker *w)
 		rc = -1;
 	} else if (mode == 1 && n >= 2) {
 		bf_pick_range(r, s, 1, &a, &b);
+		bf_note("shrink %p +%llu pages to %llu", s->va, (unsigned long long)n,
+			(unsigned long long)b);
 		p = mremap(s->va, n * SZ_4K, b * SZ_4K, 0);
 		rc = p == MAP_FAILED ? -1 : 0;
 		if (!rc && p != s->va)
@@ -166,6 +175,9 @@ static void op_mmap_over(struct bf_worker *w)
 	pthread_rwlock_wrlock(&s->lock);
 	bf_pick_range(r, s, (int)bf_below(r, 4), &a, &b);
 	off = bf_pick_off(r, (b - a) * SZ_4K);
+	bf_note("%p pages [%llu, %llu) of %p +%llu: BAR %#llx %s", s->va + a * SZ_4K,
+		(unsigned long long)a, (unsigned long long)b, s->va, (unsigned long long)s->npages,
+		(unsigned long long)off, ro ? "r" : "rw");
 	p = mmap(s->va + a * SZ_4K, (b - a) * SZ_4K, ro ? PROT_READ : PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED, G.dev, G.region + off);
 	if (p == MAP_FAILED) {

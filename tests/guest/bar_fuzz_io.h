@@ -40,6 +40,7 @@ static void op_fileio(struct bf_worker *w)
 		return;
 	bf_op_begin(OP_fileio);
 	va = s->va + i * SZ_4K;
+	bf_note("kind %d %p", k, va);
 	page = s->bar[i];
 	memset(buf, 0, SZ_4K);
 	if (k == 0 || k == 2) {

@@ -212,6 +212,8 @@ static void op_mmap(struct bf_worker *w)
 		if (va)
 			bf_unreserve(res, len, va, len, p != MAP_FAILED);
 	}
+	bf_note("%p +%#llx BAR %#llx %s %s", p, (unsigned long long)len, (unsigned long long)off,
+		null ? "mmap(NULL)" : "fixed", ro ? "r" : "rw");
 	if (p == MAP_FAILED) {
 		bf_fail(F_BEHAVIOUR, "mmap of %#llx bytes at BAR offset %#llx (%s): %s",
 			(unsigned long long)len, (unsigned long long)off, null ? "mmap(NULL)" : "fixed",
@@ -262,6 +264,8 @@ static void op_munmap(struct bf_worker *w)
 		a = a ? bf_round2m(s->va, a, 0, b) : a;
 		b = b < n ? bf_round2m(s->va, b, a, n) : b;
 	}
+	bf_note("%p pages [%llu, %llu) of %p +%llu", s->va + a * SZ_4K, (unsigned long long)a,
+		(unsigned long long)b, s->va, (unsigned long long)n);
 	rc = munmap(s->va + a * SZ_4K, (b - a) * SZ_4K);
 	if (rc) {
 		bf_fail(F_BEHAVIOUR, "munmap of pages [%llu, %llu) of a %llu-page mapping: %s",

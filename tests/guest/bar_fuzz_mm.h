@@ -63,6 +63,7 @@ static void op_madvise(struct bf_worker *w)
 	if (!s)
 		return;
 	bf_op_begin(OP_madvise);
+	bf_note("%p +%#llx advice %d", s->va + a * SZ_4K, (unsigned long long)(b - a) * SZ_4K, adv);
 	rc = madvise(s->va + a * SZ_4K, (b - a) * SZ_4K, adv);
 	if (bad && (!rc || errno != EINVAL))
 		bf_fail(F_BEHAVIOUR, "madvise with advice %d: %s instead of EINVAL", adv,
@@ -93,6 +94,7 @@ static void op_mlock(struct bf_worker *w)
 	bf_op_begin(OP_mlock);
 	p = s->va + a * SZ_4K;
 	len = (b - a) * SZ_4K;
+	bf_note("%p +%#llx kind %d", p, (unsigned long long)len, k);
 	if (k < 3)
 		rc = mlock(p, len);
 	else if (k < 6)
@@ -143,6 +145,8 @@ static void op_numa(struct bf_worker *w)
 		if (bf_chance(r, 20))
 			mode |= bf_chance(r, 50) ? BF_MPOL_F_STATIC_NODES : BF_MPOL_F_RELATIVE_NODES;
 		flags = (unsigned int)bf_below(r, 8);	/* STRICT, MOVE, MOVE_ALL */
+		bf_note("mbind %p +%#llx mode %#lx flags %#x", s->va + a * SZ_4K,
+			(unsigned long long)(b - a) * SZ_4K, mode, flags);
 		rc = syscall(SYS_mbind, s->va + a * SZ_4K, (b - a) * SZ_4K, mode,
 			     mode == 0 && bf_chance(r, 80) ? NULL : &nodes, 64, flags);
 	} else if (k < 8) {
@@ -174,6 +178,7 @@ static void op_msync(struct bf_worker *w)
 	if (!s)
 		return;
 	bf_op_begin(OP_msync);
+	bf_note("%p +%#llx flags %#x", s->va + a * SZ_4K, (unsigned long long)(b - a) * SZ_4K, flags);
 	rc = msync(s->va + a * SZ_4K, (b - a) * SZ_4K, flags);
 	if (bad && (!rc || errno != EINVAL))
 		bf_fail(F_BEHAVIOUR, "msync with flags %#x: %s instead of EINVAL", flags,

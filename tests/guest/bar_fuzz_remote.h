@@ -81,6 +81,7 @@ static void op_fork(struct bf_worker *w)
 		return;
 	}
 	bf_op_begin(OP_fork);
+	bf_note("child uses %p +%llu pages", s->va, (unsigned long long)s->npages);
 	pid = fork();
 	if (!pid)
 		bf_child(&w->rng, s);
@@ -127,6 +128,7 @@ static void op_procmem(struct bf_worker *w)
 		return;
 	bf_op_begin(OP_procmem);
 	va = s->va + i * SZ_4K;
+	bf_note("%s %p", write ? "write" : "read", va);
 	hdr[0] = write ? bf_h0(s->bar[i]) : 0xdeadbeefdeadbeefULL;
 	hdr[1] = write ? s->bar[i] : 0xdeadbeefdeadbeefULL;
 	bf_win_open(&win);
@@ -184,6 +186,7 @@ static void op_ptrace(struct bf_worker *w)
 	if (!s)
 		return;
 	bf_op_begin(OP_ptrace);
+	bf_note("%s %p", write ? "POKEDATA" : "PEEKDATA", s->va + i * SZ_4K);
 	pid = fork();
 	if (!pid)
 		_exit(bf_tracer(tid, (uint64_t *)(s->va + i * SZ_4K), s->bar[i], write,
@@ -215,6 +218,7 @@ static void op_pvm(struct bf_worker *w)
 	if (!s)
 		return;
 	bf_op_begin(OP_pvm);
+	bf_note("kind %d %p", k, s->va + i * SZ_4K);
 	/* The header for the calls that write the mapping; garbage to be overwritten otherwise. */
 	hdr[0] = k == 1 || k == 2 ? bf_h0(s->bar[i]) : 0xdeadbeefdeadbeefULL;
 	hdr[1] = k == 1 || k == 2 ? s->bar[i] : 0xdeadbeefdeadbeefULL;

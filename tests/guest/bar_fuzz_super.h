@@ -103,6 +103,22 @@ static bool bf_stuck(pid_t pid)
 	return stuck;
 }
 
+/* The last ops of every thread, oldest first. */
+static void bf_dump_notes(void)
+{
+	unsigned int i, j, n;
+
+	for (i = 0; i < BF_NR_TH; i++) {
+		n = S->th[i].nnotes;
+		if (!S->th[i].used || !n)
+			continue;
+		printf("# the last ops of thread %u (%s when it stopped):\n", i,
+		       S->th[i].start_ns ? "in an op" : "between ops");
+		for (j = n > BF_NOTES ? n - BF_NOTES : 0; j < n; j++)
+			printf("#   %u: %s\n", j, S->th[i].note[j % BF_NOTES]);
+	}
+}
+
 static void bf_result(int n, bool ok, const char *what)
 {
 	printf("%sok %d %s\n", ok ? "" : "not ", n, what);
@@ -188,6 +204,8 @@ static int bf_supervise(int (*worker)(void))
 	}
 	if (!S->run_ns)
 		S->run_ns = (stop_ns ? stop_ns : rig_now_ns()) - t0;
+	if (k.splats || stuck || S->fails[F_DATA] || S->fails[F_SIGNAL] || S->fails[F_BEHAVIOUR])
+		bf_dump_notes();
 	printf("# accesses that took SIGBUS while memory was off: %llu\n",
 	       (unsigned long long)S->sigbus);
 	printf("# RESULT fuzz: seed=%llu threads=%d seconds=%.1f ops=%llu ops_per_s=%.1f mismatches=%llu signal_failures=%llu behaviour_failures=%llu splats=%d stuck=%d\n",
