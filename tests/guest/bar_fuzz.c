@@ -77,7 +77,8 @@ static const struct {
 	int weight;
 } bf_ops[] = {
 	{ op_mmap, OP_mmap, 8 },
-	{ op_munmap, OP_munmap, 6 },
+	{ op_munmap, OP_munmap, 3 },
+	{ op_munmap_part, OP_munmap_part, 3 },
 	{ op_bad_input, OP_bad_input, 2 },
 	{ op_bad_mremap, OP_bad_input, 1 },
 	{ op_mprotect, OP_mprotect, 5 },

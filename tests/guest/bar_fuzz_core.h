@@ -27,7 +27,7 @@
 
 /* Operation types, each counted in the report. */
 #define BF_OPS(X)							\
-	X(fill) X(mmap) X(munmap) X(read) X(write) X(bad_input)		\
+	X(fill) X(mmap) X(munmap) X(munmap_part) X(read) X(write) X(bad_input)		\
 	X(mprotect) X(mremap) X(mmap_over)					\
 	X(madvise) X(mlock) X(numa) X(msync)					\
 	X(fork) X(procmem) X(ptrace) X(pvm) X(fileio) X(procfs)		\

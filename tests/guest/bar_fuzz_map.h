@@ -235,17 +235,17 @@ static uint64_t bf_round2m(char *va, uint64_t i, uint64_t lo, uint64_t hi)
 	return a >= (uintptr_t)va && j > lo && j < hi ? j : i;
 }
 
-/* Unmap a whole slot, its head, its tail or its middle. */
-static void op_munmap(struct bf_worker *w)
+/* Unmap a whole slot (@mode 0), its head (1), its tail (2) or its middle (3). */
+static void bf_munmap(struct bf_worker *w, int mode)
 {
 	struct bf_rng *r = &w->rng;
 	struct bf_slot *s = bf_own_slot(w, true), *t = NULL;
+	int op = mode ? OP_munmap_part : OP_munmap, rc;
 	uint64_t n, a, b;
-	int mode = (int)bf_below(r, 4), rc;
 
 	if (!s)
 		return;
-	bf_op_begin(OP_munmap);
+	bf_op_begin(op);
 	pthread_rwlock_wrlock(&s->lock);
 	n = s->npages;
 	a = 0;
@@ -284,7 +284,17 @@ static void op_munmap(struct bf_worker *w)
 		s->npages = a;
 	}
 	pthread_rwlock_unlock(&s->lock);
-	bf_op_end(OP_munmap, rc);
+	bf_op_end(op, rc);
+}
+
+static void op_munmap(struct bf_worker *w)
+{
+	bf_munmap(w, 0);
+}
+
+static void op_munmap_part(struct bf_worker *w)
+{
+	bf_munmap(w, 1 + (int)bf_below(&w->rng, 3));
 }
 
 #endif
