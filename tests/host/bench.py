@@ -460,7 +460,8 @@ def main():
     out.append("")
     out.append("== Scale: every mapping 1 GiB-aligned, vfio type1 behind the vIOMMU")
     out.append("touch: the benchmark writes every 4 KiB of a 2 GiB BAR, every 2 MiB of a larger one")
-    out.append("(its host backing is a sparse tmpfs file, where each 4 KiB touched costs a host page).")
+    out.append("(its host backing is a sparse tmpfs file, where each 4 KiB touched costs a host page);")
+    out.append("every BAR is touched that way once, untimed, before the rows.")
     out.append("NxSIZE: N devices in one process (first access: mean; other times: total);")
     out.append("1xSIZE-Nprocs: N processes mapping one BAR at once (first access: mean; other")
     out.append("times: wall clock of the phase in all of them; faults and VmPTE summed).")
@@ -468,6 +469,8 @@ def main():
     out += table(bench, bench.scale_rows(), peer)
     if bench.align_rows():
         out.append("== Alignment: one 2 GiB BAR, every 4 KiB written (populate includes the first access)")
+        out.append("1G-aligned is the boot's first touch of the BAR: its populate includes the host's")
+        out.append("first-touch cost (QEMU), alike for every kernel.")
         out += align_table(bench, peer)
         out.append("")
     out.append("== Noise")
