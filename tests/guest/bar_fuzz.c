@@ -33,9 +33,10 @@
  *
  * Usage: bar_fuzz --bdf DDDD:BB:DD.F [--seed N] [--seconds S] [--threads T]
  *                 [--ops N per thread] [--control all|memory|device|none]
- *                 [--only OP,...] [--pattern-seed N] [--stall S]
+ *                 [--only OP,...] [--trace] [--pattern-seed N] [--stall S]
  * --only: the worker ops to draw from (names as in the report), e.g.
  * --only mmap,munmap,read,write (a seed then draws another sequence).
+ * --trace: print every op with its addresses and arguments as it ends.
  * --pattern-seed: the seed of the BAR pattern (default --seed); the rig
  * passes the seed the host checks the backing file with.
  * Output: TAP (five results) with the seed, the ops done per type, the ops
@@ -284,6 +285,7 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'n' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "trace", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, pers = personality(0xffffffff);
@@ -307,6 +309,7 @@ int main(int argc, char **argv)
 		case 'p': G.pseed = strtoull(optarg, NULL, 0); pseed = true; break;
 		case 'w': bf_stall_s = atoi(optarg); break;
 		case 'n': G.ops = strtoull(optarg, NULL, 0); break;
+		case 'T': G.trace = true; break;
 		case 'o':
 			if (!bf_parse_only(optarg))
 				G.control = -1;
@@ -323,7 +326,8 @@ int main(int argc, char **argv)
 	if (!bdf || G.threads < 1 || G.threads > BF_MAX_WORKERS || G.seconds < 0 || bf_stall_s < 1 ||
 	    G.control < 0) {
 		fprintf(stderr, "usage: %s --bdf BDF [--seed N] [--seconds S] [--threads 1-%d] [--ops N]\n"
-			"       [--control all|memory|device|none] [--only OP,...] [--pattern-seed N] [--stall S]\n",
+			"       [--control all|memory|device|none] [--only OP,...] [--trace] [--pattern-seed N]\n"
+			"       [--stall S]\n",
 			argv[0], BF_MAX_WORKERS);
 		return 2;
 	}

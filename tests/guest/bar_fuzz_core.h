@@ -81,6 +81,7 @@ static struct {
 	int seconds;
 	uint64_t ops;		/* ops per worker thread, 0: no limit */
 	int control;		/* BF_CTL_* */
+	bool trace;		/* print every op as it ends */
 } G;
 #define BF_CTL_MEMORY	1	/* the memory-enable toggles */
 #define BF_CTL_DEVICE	2	/* reset and low power */
@@ -173,6 +174,9 @@ static void bf_note(const char *fmt, ...)
 /* @err: the op ended with an errno (expected or not; failures are reported apart). */
 static void bf_op_end(int op, bool err)
 {
+	if (G.trace)
+		dprintf(STDOUT_FILENO, "# trace %d: %u %s%s\n", tl_idx, tl_st->nnotes - 1,
+			tl_st->note[(tl_st->nnotes - 1) % BF_NOTES], err ? " (errno)" : "");
 	S->count[op]++;
 	if (err)
 		S->errs[op]++;

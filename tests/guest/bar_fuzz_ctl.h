@@ -25,16 +25,18 @@ static void bf_set_memory(bool on)
 		bf_fail(F_BEHAVIOUR, "writing PCI_COMMAND: %s", strerror(errno));
 }
 
-/* Memory decoding off for 0-5 ms, on for 0-40 ms (now and then 0-500 ms). */
+/* Memory decoding off for 0-5 ms, on for 0-5, 0-40 or (now and then) 0-500 ms. */
 static void *bf_ctl_memory(void *arg)
 {
 	struct bf_rng r;
+	uint64_t k;
 
 	(void)arg;
 	bf_rng_init(&r, G.seed, BF_TH_CTL);
 	bf_thread_register(BF_TH_CTL);
 	while (!S->stop) {
-		usleep(1000 * bf_below(&r, bf_chance(&r, 10) ? 500 : 40));
+		k = bf_below(&r, 10);
+		usleep(1000 * bf_below(&r, k < 5 ? 6 : k < 9 ? 40 : 500));
 		bf_op_begin(OP_mem_toggle);
 		bf_ctl_begin();
 		bf_set_memory(false);
