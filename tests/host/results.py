@@ -286,9 +286,17 @@ def extra_results(path):
     for l in read_lines(path) or []:
         m = re.match(r"^(PASS|FAIL|SKIP)\s+(.*)$", l)
         if m:
-            name, _, why = m.group(2).partition(": ")
-            res.append(Result(name if m.group(1) == "PASS" else m.group(2).split(": ")[0], m.group(1),
-                              [why] if why and m.group(1) != "PASS" else [],
+            # "PASS name", "FAIL name: why", "SKIP name: why"; a name may
+            # start with a one-word prefix of its own ("series: checkpatch ...").
+            text = m.group(2)
+            pre = re.match(r"^\S+: ", text)
+            pre = pre.group(0) if pre else ""
+            name, _, why = text[len(pre):].partition(": ")
+            if m.group(1) == "PASS":
+                name, why = text, ""
+            else:
+                name = pre + name
+            res.append(Result(name, m.group(1), [why] if why and m.group(1) == "FAIL" else [],
                               why if m.group(1) == "SKIP" else ""))
     return res
 
