@@ -2,7 +2,7 @@
 # SERIES=off runs any of them on the unpatched base.
 
 .PHONY: help deps demo check tree export series-check static-check build initramfs vm results baseline shellcheck clean \
-	bench bisect compile-arches fuzz
+	bench bisect compile-arches fuzz nested
 
 help:
 	@echo "make demo     apply, build, boot, and show the 2 GiB BAR mapping and its numbers"
@@ -15,6 +15,7 @@ help:
 	@echo "make check ARCHES=arm64   one architecture only (default: x86_64 arm64)"
 	@echo "make baseline re-record the selftests/vm results of the unpatched base (VARIANT=distro: its own)"
 	@echo "make bench    base vs series numbers; make bisect: build each patch; make compile-arches"
+	@echo "make nested   Debian's QEMU in the guest assigns the BAR to a nested KVM guest; its numbers"
 	@echo "make fuzz     bar_fuzz for FUZZ_SECONDS (600) per kernel: normal, debug, distro; x86_64, arm64"
 	@echo "SERIES=off    any of the above on the unpatched base"
 
@@ -61,9 +62,12 @@ compile-arches:
 	scripts/compile-arches
 fuzz:
 	scripts/fuzz
+nested:
+	scripts/nested $(VARIANT)
 shellcheck:
 	shellcheck -x scripts/install-deps scripts/fetch-base scripts/fetch-peer scripts/tree scripts/export scripts/build \
 		scripts/initramfs scripts/run-vm scripts/check-series scripts/check scripts/demo .ci/run \
-		scripts/bench scripts/bisect-build scripts/compile-arches scripts/static-check scripts/fuzz
+		scripts/bench scripts/bisect-build scripts/compile-arches scripts/static-check scripts/fuzz scripts/nested scripts/nested-initramfs \
+		tests/nested/nested-run tests/nested/l2-init
 clean:
 	rm -rf build/out build/runs build/results

@@ -274,7 +274,7 @@ def run_results(run, baseline_path, top):
         res += kunit
     res += splat_result(console, run, label, load_known_splats(os.path.join(top, "tests", "host", "known-splats.txt")))
     verify = read_lines(os.path.join(run, "bar-verify.log"))
-    if verify is not None or (guest == "done" and meta.get("SCENARIO") in ("noiommu", "viommu")):
+    if verify is not None or (guest == "done" and meta.get("SCENARIO") in ("noiommu", "viommu", "nested")):
         text = " ".join(verify or ["no verification ran"])
         res.append(Result(f"{label} host sees the guest's data pattern in the BAR backing file",
                           "PASS" if text.startswith("PASS") else "FAIL", [] if text.startswith("PASS") else [text]))
