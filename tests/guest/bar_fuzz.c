@@ -98,7 +98,7 @@ static const struct {
 	{ op_read, OP_read, 40 },
 	{ op_write, OP_write, 30 },
 };
-#define BF_NR_OPS	(int)(sizeof(bf_ops) / sizeof(bf_ops[0]))
+#define BF_NR_OPS	((int)BF_ARRAY_SIZE(bf_ops))
 static uint64_t bf_only;	/* --only: the op types the workers do (bits), 0: all */
 
 static int bf_weight(int i)
@@ -289,7 +289,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, pers = personality(0xffffffff);
-	bool pseed = false;
+	bool pseed = false, bad = false;
 
 	/* The same addresses every run (mmap(NULL) phases included): no ASLR. */
 	if (pers != -1 && !(pers & ADDR_NO_RANDOMIZE) &&
@@ -302,17 +302,33 @@ int main(int argc, char **argv)
 	G.control = BF_CTL_MEMORY | BF_CTL_DEVICE;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'b': bdf = optarg; break;
-		case 's': G.seed = strtoull(optarg, NULL, 0); break;
-		case 't': G.seconds = atoi(optarg); break;
-		case 'j': G.threads = atoi(optarg); break;
-		case 'p': G.pseed = strtoull(optarg, NULL, 0); pseed = true; break;
-		case 'w': bf_stall_s = atoi(optarg); break;
-		case 'n': G.ops = strtoull(optarg, NULL, 0); break;
-		case 'T': G.trace = true; break;
+		case 'b':
+			bdf = optarg;
+			break;
+		case 's':
+			G.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			G.seconds = atoi(optarg);
+			break;
+		case 'j':
+			G.threads = atoi(optarg);
+			break;
+		case 'p':
+			G.pseed = strtoull(optarg, NULL, 0);
+			pseed = true;
+			break;
+		case 'w':
+			bf_stall_s = atoi(optarg);
+			break;
+		case 'n':
+			G.ops = strtoull(optarg, NULL, 0);
+			break;
+		case 'T':
+			G.trace = true;
+			break;
 		case 'o':
-			if (!bf_parse_only(optarg))
-				G.control = -1;
+			bad |= !bf_parse_only(optarg);
 			break;
 		case 'c':
 			G.control = !strcmp(optarg, "all") ? BF_CTL_MEMORY | BF_CTL_DEVICE :
@@ -320,10 +336,12 @@ int main(int argc, char **argv)
 				    !strcmp(optarg, "device") ? BF_CTL_DEVICE :
 				    !strcmp(optarg, "none") ? 0 : -1;
 			break;
-		default: bdf = NULL; optind = argc; break;
+		default:
+			bad = true;
+			break;
 		}
 	}
-	if (!bdf || G.threads < 1 || G.threads > BF_MAX_WORKERS || G.seconds < 0 || bf_stall_s < 1 ||
+	if (bad || !bdf || G.threads < 1 || G.threads > BF_MAX_WORKERS || G.seconds < 0 || bf_stall_s < 1 ||
 	    G.control < 0) {
 		fprintf(stderr, "usage: %s --bdf BDF [--seed N] [--seconds S] [--threads 1-%d] [--ops N]\n"
 			"       [--control all|memory|device|none] [--only OP,...] [--trace] [--pattern-seed N]\n"

@@ -16,6 +16,7 @@
 #include <linux/pci_regs.h>
 #include "rig_util.h"
 
+#define BF_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define SZ_4K		4096UL
 #define SZ_2M		(2UL << 20)
 #define SZ_1G		(1UL << 30)

@@ -131,7 +131,7 @@ static void op_procfs(struct bf_worker *w)
 
 	bf_op_begin(OP_procfs);
 	if (k == 0) {
-		rc = bf_slurp(files[bf_below(r, sizeof(files) / sizeof(files[0]))]);
+		rc = bf_slurp(files[bf_below(r, BF_ARRAY_SIZE(files))]);
 	} else if (k == 1) {
 		rc = bf_pagemap(w);
 	} else {

@@ -250,7 +250,9 @@ static void bf_munmap(struct bf_worker *w, int mode)
 	n = s->npages;
 	a = 0;
 	b = n;
-	if (mode == 3 && !(n >= 3 && (t = bf_own_slot(w, false))))
+	if (mode == 3 && n >= 3)
+		t = bf_own_slot(w, false);
+	if (mode == 3 && !t)
 		mode = 2;	/* no free slot for the part after the hole */
 	if (mode == 3) {
 		a = 1 + bf_below(r, n - 2);

@@ -53,8 +53,8 @@ static void op_madvise(struct bf_worker *w)
 {
 	struct bf_rng *r = &w->rng;
 	bool bad = bf_chance(r, 5);
-	int adv = bad ? bf_bad_advice[bf_below(r, sizeof(bf_bad_advice) / sizeof(int))] :
-			bf_advice[bf_below(r, sizeof(bf_advice) / sizeof(int))];
+	int adv = bad ? bf_bad_advice[bf_below(r, BF_ARRAY_SIZE(bf_bad_advice))] :
+			bf_advice[bf_below(r, BF_ARRAY_SIZE(bf_advice))];
 	bool fork_adv = adv == BF_MADV_DONTFORK || adv == BF_MADV_DOFORK;
 	uint64_t a, b, i;
 	struct bf_slot *s = bf_lock_range(w, fork_adv, &a, &b);

@@ -50,7 +50,7 @@ static void bf_kmsg_scan(struct bf_kmsg *k)
 		nl = strchr(msg, '\n');
 		if (nl)
 			*nl = '\0';
-		for (i = 0; i < sizeof(bf_splat) / sizeof(bf_splat[0]); i++) {
+		for (i = 0; i < BF_ARRAY_SIZE(bf_splat); i++) {
 			if (strstr(msg, bf_splat[i])) {
 				k->splats++;
 				break;
