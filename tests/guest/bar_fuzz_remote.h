@@ -110,7 +110,11 @@ static struct bf_slot *bf_lock_page(struct bf_worker *w, uint64_t *i)
 	return s;
 }
 
-/* Read or rewrite a header through /proc/self/mem (generic_access_phys()). */
+/*
+ * Read or rewrite a header through /proc/self/mem. vfio-pci BAR mappings have
+ * no access operation: EIO is the expected answer, and data that does come
+ * back must be right.
+ */
 static void op_procmem(struct bf_worker *w)
 {
 	static __thread int fd = -1;
