@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Dump what the vCPUs of a hung guest are doing, through the QEMU monitor.
+
+    hang_dump.py MONITOR_SOCKET SYSTEM_MAP [OUTPUT]
+
+For each vCPU: its registers, the kernel symbol of its program counter, and
+the kernel text addresses found in the 512 words above its stack pointer,
+symbolized with System.map (a rough call chain: the kernel is not stopped
+between the reads, and stale return addresses show up too). Written to
+OUTPUT (default: stdout). The guest is left running.
+"""
+import bisect
+import re
+import socket
+import sys
+import time
+
+
+def load_map(path):
+    addrs, names = [], []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] in "tTwW":
+                addrs.append(int(parts[0], 16))
+                names.append(parts[2])
+    order = sorted(range(len(addrs)), key=addrs.__getitem__)
+    return [addrs[i] for i in order], [names[i] for i in order]
+
+
+def symbolize(addrs, names, a):
+    i = bisect.bisect_right(addrs, a) - 1
+    if i < 0 or a - addrs[i] > 0x100000:
+        return None
+    return "%s+%#x" % (names[i], a - addrs[i])
+
+
+class Monitor:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(path)
+        self.read_prompt()
+
+    def read_prompt(self):
+        buf = b""
+        deadline = time.time() + 20
+        while not buf.endswith(b"(qemu) ") and time.time() < deadline:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode(errors="replace")
+
+    def cmd(self, line):
+        self.s.sendall(line.encode() + b"\n")
+        out = self.read_prompt()
+        # Drop the echoed command line and the prompt; strip terminal escapes.
+        out = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out)
+        lines = out.replace("\r", "").split("\n")
+        return "\n".join(l for l in lines[1:] if l != "(qemu) ")
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    sock, sysmap = sys.argv[1], sys.argv[2]
+    out = open(sys.argv[3], "w") if len(sys.argv) > 3 else sys.stdout
+    addrs, names = load_map(sysmap)
+    lo, hi = (addrs[0], addrs[-1]) if addrs else (0, 0)
+    mon = Monitor(sock)
+    cpus = [int(m) for m in re.findall(r"CPU #(\d+)", mon.cmd("info cpus"))]
+    for cpu in cpus or [0]:
+        mon.cmd("cpu %d" % cpu)
+        regs = mon.cmd("info registers")
+        print("=== vCPU %d" % cpu, file=out)
+        noise = re.compile(r"^(YMM|XMM|ZMM|FPR|FCW|DR\d|DR6|DR7|ES |CS |SS |DS |FS |GS |LDT|TR |GDT|IDT|"
+                           r"Q\d|Z\d|P\d|FFR|FPCR|FPSR)")
+        print("\n".join(l for l in regs.strip().split("\n") if not noise.match(l)), file=out)
+        pc = re.search(r"\b(?:RIP|PC)=([0-9a-f]+)", regs) or re.search(r"\bPC=([0-9a-f]+)", regs)
+        sp = re.search(r"\bRSP=([0-9a-f]+)", regs) or re.search(r"\bSP_EL1=([0-9a-f]+)", regs) \
+            or re.search(r"\bSP=([0-9a-f]+)", regs)
+        if pc:
+            print("pc: %s" % (symbolize(addrs, names, int(pc.group(1), 16)) or "(not kernel text)"),
+                  file=out)
+        if not sp:
+            continue
+        words = mon.cmd("x /512gx %#x" % int(sp.group(1), 16))
+        chain = []
+        for w in re.findall(r"0x([0-9a-f]{16})", words):
+            a = int(w, 16)
+            if lo <= a <= hi:
+                s = symbolize(addrs, names, a)
+                if s and not s.endswith("+0x0"):
+                    chain.append(s)
+        print("kernel text addresses on the stack, innermost first:", file=out)
+        for s in chain:
+            print("    " + s, file=out)
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()
