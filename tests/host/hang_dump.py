@@ -6,7 +6,10 @@
 For each vCPU: its registers, the kernel symbol of its program counter, and
 the kernel text addresses found in the 512 words above its stack pointer,
 symbolized with System.map (a rough call chain: the kernel is not stopped
-between the reads, and stale return addresses show up too). Written to
+between the reads, and stale return addresses show up too). On x86 it also
+prints each vCPU's queue of smp_call_function requests next to its interrupt
+flag and local APIC state, and names a lost IPI: a queued request on a vCPU
+that runs with interrupts enabled while nothing is pending. Written to
 OUTPUT (default: stdout). The guest is left running.
 """
 import bisect
@@ -61,6 +64,48 @@ class Monitor:
         return "\n".join(l for l in lines[1:] if l != "(qemu) ")
 
 
+def percpu_symbol(path, name):
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] == name:
+                return int(parts[0], 16)
+    return None
+
+
+def lost_ipi_check(mon, cpus, sysmap, addrs, names, out):
+    """x86: a CPU whose smp_call_function queue holds a request while it runs
+    with interrupts enabled and its local APIC has nothing pending or in
+    service lost an IPI (the sender waits for it forever)."""
+    off = percpu_symbol(sysmap, "call_single_queue")
+    if off is None:
+        return
+    for cpu in cpus:
+        mon.cmd("cpu %d" % cpu)
+        regs = mon.cmd("info registers")
+        gs = re.search(r"GS =\w+ ([0-9a-f]+)", regs)
+        rfl = re.search(r"RFL=([0-9a-f]+)", regs)
+        if not gs or not rfl:
+            return
+        head = re.findall(r"0x([0-9a-f]{16})", mon.cmd("x /1gx %#x" % (int(gs.group(1), 16) + off)))
+        head = int(head[-1], 16) if head else 0
+        lapic = mon.cmd("info lapic")
+        irr = re.search(r"IRR\s+(.*)", lapic)
+        isr = re.search(r"ISR\s+(.*)", lapic)
+        irr = irr.group(1).strip() if irr else "?"
+        isr = isr.group(1).strip() if isr else "?"
+        desc = "empty"
+        if head:
+            words = re.findall(r"0x([0-9a-f]{16})", mon.cmd("x /4gx %#x" % head))
+            func = symbolize(addrs, names, int(words[2], 16)) if len(words) >= 3 else None
+            desc = "request at %#x, function %s" % (head, func or "?")
+        print("vCPU %d: smp_call_function queue %s; interrupts %s; APIC IRR %s, ISR %s" %
+              (cpu, desc, "on" if int(rfl.group(1), 16) & 0x200 else "off", irr, isr), file=out)
+        if head and int(rfl.group(1), 16) & 0x200 and irr.startswith("(none)") and isr.startswith("(none)"):
+            print("vCPU %d: a queued request, interrupts on and no IPI pending: the IPI was lost" % cpu,
+                  file=out)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -96,6 +141,7 @@ def main():
         print("kernel text addresses on the stack, innermost first:", file=out)
         for s in chain:
             print("    " + s, file=out)
+    lost_ipi_check(mon, cpus or [0], sysmap, addrs, names, out)
     out.flush()
 
 
