@@ -100,8 +100,11 @@ int main(int argc, char **argv)
 	/* Take out the middle, move the tail: what is left stays right. */
 	check(munmap(p + len / 4, len / 4) == 0, "munmap of the second quarter");
 	check(bad(p, len / 4, seed, 0) == 0, "the first quarter still reads back");
-	q = mremap(p + len / 2, len / 2, len / 2, MREMAP_MAYMOVE);
-	check(q != MAP_FAILED, "mremap of the second half");
+	/* (A same-size mremap without MREMAP_FIXED would not move at all.) */
+	q = mmap(NULL, len / 2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q != MAP_FAILED)
+		q = mremap(p + len / 2, len / 2, len / 2, MREMAP_MAYMOVE | MREMAP_FIXED, q);
+	check(q != MAP_FAILED, "mremap of the second half to another place");
 	if (q != MAP_FAILED) {
 		q = mremap(q, len / 2, len / 2, MREMAP_MAYMOVE | MREMAP_FIXED, p + len / 4);
 		check(q == p + len / 4, "mremap back into the hole");
