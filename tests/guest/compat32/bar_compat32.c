@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A 32-bit (compat) process maps the BAR through vfio, built with gcc -m32
- * for the x86_64 guest (kernels with CONFIG_IA32_EMULATION; others skip).
+ * A 32-bit (compat) process maps the BAR through vfio, built with the i686
+ * cross compiler for the x86_64 guest (kernels with CONFIG_IA32_EMULATION;
+ * others skip).
  *
  * pfnmap_get_unmapped_area() aligns mmap(NULL) only for 64-bit tasks: in a
  * 4 GiB address space the search for a 1 GiB-aligned gap would mostly fail
