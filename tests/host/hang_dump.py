@@ -8,8 +8,10 @@ the kernel text addresses found in the 512 words above its stack pointer,
 symbolized with System.map (a rough call chain: the kernel is not stopped
 between the reads, and stale return addresses show up too). On x86 it also
 prints each vCPU's queue of smp_call_function requests next to its interrupt
-flag and local APIC state, and names a lost IPI: a queued request on a vCPU
-that runs with interrupts enabled while nothing is pending. Written to
+flag and local APIC state, and names a lost IPI (a queued request on a
+vCPU that runs with interrupts enabled while nothing is pending) and a lost
+EOI (a vector in service and pending again while interrupts are enabled).
+Written to
 OUTPUT (default: stdout). The guest is left running.
 """
 import bisect
@@ -103,6 +105,11 @@ def lost_ipi_check(mon, cpus, sysmap, addrs, names, out):
               (cpu, desc, "on" if int(rfl.group(1), 16) & 0x200 else "off", irr, isr), file=out)
         if head and int(rfl.group(1), 16) & 0x200 and irr.startswith("(none)") and isr.startswith("(none)"):
             print("vCPU %d: a queued request, interrupts on and no IPI pending: the IPI was lost" % cpu,
+                  file=out)
+        if not isr.startswith("(none)") and isr != "?" and int(rfl.group(1), 16) & 0x200 and \
+                any(v in irr.split() for v in isr.split()):
+            print("vCPU %d: vector %s is in service while the same vector is pending and interrupts are on:"
+                  " its EOI was lost, and it and every lower vector (the timer) stay blocked" % (cpu, isr),
                   file=out)
 
 
