@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * bar_fuzz: mm system calls pointed at BAR mappings: madvise with every
- * advice (but MADV_HWPOISON and MADV_SOFT_OFFLINE), mlock, munlock, mlock2,
+ * advice (MADV_HWPOISON and MADV_SOFT_OFFLINE must fail: there is no page
+ * behind a BAR to poison or offline), mlock, munlock, mlock2,
  * mlockall, mbind with every mode and flag, get_mempolicy, move_pages,
  * migrate_pages and msync with every flag. Valid calls may fail (most do
  * on a VM_PFNMAP vma, and the NUMA ones on a kernel without NUMA) but must
@@ -21,6 +22,13 @@ static const int bf_advice[] = {
 	17 /* DODUMP */, 18 /* WIPEONFORK */, 19 /* KEEPONFORK */, 20 /* COLD */, 21 /* PAGEOUT */,
 	22 /* POPULATE_READ */, 23 /* POPULATE_WRITE */, 24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */,
 };
+/*
+ * MADV_HWPOISON and MADV_SOFT_OFFLINE (root only) look up the page behind
+ * the address with GUP. A BAR mapping has none, so they must fail: EFAULT,
+ * or EINVAL without CONFIG_MEMORY_FAILURE. A success would have poisoned or
+ * offlined some page of RAM that a leaf's pfn was taken for.
+ */
+static const int bf_poison_advice[] = { 100 /* HWPOISON */, 101 /* SOFT_OFFLINE */ };
 /* Not advice values in 6.1. */
 static const int bf_bad_advice[] = { 5, 6, 7, 26, 99, 102, 1000, -1 };
 
@@ -52,9 +60,10 @@ static struct bf_slot *bf_lock_range(struct bf_worker *w, bool own, uint64_t *a,
 static void op_madvise(struct bf_worker *w)
 {
 	struct bf_rng *r = &w->rng;
-	bool bad = bf_chance(r, 5);
+	bool bad = bf_chance(r, 5), poison = !bad && bf_chance(r, 2);
 	int adv = bad ? bf_bad_advice[bf_below(r, BF_ARRAY_SIZE(bf_bad_advice))] :
-			bf_advice[bf_below(r, BF_ARRAY_SIZE(bf_advice))];
+		  poison ? bf_poison_advice[bf_below(r, BF_ARRAY_SIZE(bf_poison_advice))] :
+			   bf_advice[bf_below(r, BF_ARRAY_SIZE(bf_advice))];
 	bool fork_adv = adv == BF_MADV_DONTFORK || adv == BF_MADV_DOFORK;
 	uint64_t a, b, i;
 	struct bf_slot *s = bf_lock_range(w, fork_adv, &a, &b);
@@ -68,6 +77,9 @@ static void op_madvise(struct bf_worker *w)
 	if (bad && (!rc || errno != EINVAL))
 		bf_fail(F_BEHAVIOUR, "madvise with advice %d: %s instead of EINVAL", adv,
 			rc ? strerror(errno) : "success");
+	if (poison && (!rc || (errno != EFAULT && errno != EINVAL)))
+		bf_fail(F_BEHAVIOUR, "madvise with advice %d on a BAR mapping: %s instead of EFAULT",
+			adv, rc ? strerror(errno) : "success");
 	for (i = a; fork_adv && !rc && i < b; i++)
 		s->pg[i] = adv == BF_MADV_DONTFORK ? s->pg[i] | PG_NOFORK : s->pg[i] & ~PG_NOFORK;
 	pthread_rwlock_unlock(&s->lock);
