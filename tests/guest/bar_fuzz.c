@@ -254,6 +254,7 @@ static int bf_worker_process(void)
 	for (i = 0; i < G.threads; i++) {
 		workers[i].idx = i;
 		bf_rng_init(&workers[i].rng, G.seed, i);
+		bf_rng_init(&workers[i].aux, G.seed, BF_NR_TH + i);
 		pthread_create(&workers[i].th, NULL, bf_worker_main, &workers[i]);
 	}
 	while (!S->stop && S->running && rig_now_ns() - t0 < (uint64_t)G.seconds * 1000000000ULL)

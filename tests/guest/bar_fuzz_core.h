@@ -64,6 +64,7 @@ struct bf_shared {
 	_Atomic uint64_t count[OP_NR];	/* ops done */
 	_Atomic uint64_t errs[OP_NR];	/* ops that ended with an errno */
 	_Atomic uint64_t sigbus;	/* accesses that took the SIGBUS they could take */
+	_Atomic uint64_t poison_refused; /* MADV_HWPOISON/SOFT_OFFLINE refused with EFAULT */
 	_Atomic uint64_t fails[F_NR];
 	_Atomic uint64_t run_ns;	/* length of the concurrent phase */
 	struct bf_tstatus th[BF_NR_TH];

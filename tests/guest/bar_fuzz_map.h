@@ -32,6 +32,7 @@ static struct bf_slot bf_slots[BF_MAX_WORKERS * BF_SLOTS];
 struct bf_worker {
 	int idx;
 	struct bf_rng rng;
+	struct bf_rng aux;	/* draws that must not change rng's sequence */
 	pthread_t th;
 };
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * bar_fuzz: mm system calls pointed at BAR mappings: madvise with every
- * advice (MADV_HWPOISON and MADV_SOFT_OFFLINE must fail: there is no page
- * behind a BAR to poison or offline), mlock, munlock, mlock2,
+ * advice (MADV_HWPOISON and MADV_SOFT_OFFLINE must fail: no page is behind
+ * a BAR to poison or offline), mlock, munlock, mlock2,
  * mlockall, mbind with every mode and flag, get_mempolicy, move_pages,
  * migrate_pages and msync with every flag. Valid calls may fail (most do
  * on a VM_PFNMAP vma, and the NUMA ones on a kernel without NUMA) but must
@@ -24,9 +24,12 @@ static const int bf_advice[] = {
 };
 /*
  * MADV_HWPOISON and MADV_SOFT_OFFLINE (root only) look up the page behind
- * the address with GUP. A BAR mapping has none, so they must fail: EFAULT,
- * or EINVAL without CONFIG_MEMORY_FAILURE. A success would have poisoned or
- * offlined some page of RAM that a leaf's pfn was taken for.
+ * the address with GUP. A BAR mapping has none, so they must fail with
+ * EFAULT (EINVAL without CONFIG_MEMORY_FAILURE, EPERM when not root): a
+ * success would have poisoned or offlined whatever page of RAM a leaf's pfn
+ * was taken for. They are tried now and then after another advice, drawn
+ * from the worker's second random stream, so that the sequence of the
+ * other calls, and the named cases made of it, stay what they were.
  */
 static const int bf_poison_advice[] = { 100 /* HWPOISON */, 101 /* SOFT_OFFLINE */ };
 /* Not advice values in 6.1. */
@@ -60,10 +63,9 @@ static struct bf_slot *bf_lock_range(struct bf_worker *w, bool own, uint64_t *a,
 static void op_madvise(struct bf_worker *w)
 {
 	struct bf_rng *r = &w->rng;
-	bool bad = bf_chance(r, 5), poison = !bad && bf_chance(r, 2);
+	bool bad = bf_chance(r, 5);
 	int adv = bad ? bf_bad_advice[bf_below(r, BF_ARRAY_SIZE(bf_bad_advice))] :
-		  poison ? bf_poison_advice[bf_below(r, BF_ARRAY_SIZE(bf_poison_advice))] :
-			   bf_advice[bf_below(r, BF_ARRAY_SIZE(bf_advice))];
+			bf_advice[bf_below(r, BF_ARRAY_SIZE(bf_advice))];
 	bool fork_adv = adv == BF_MADV_DONTFORK || adv == BF_MADV_DOFORK;
 	uint64_t a, b, i;
 	struct bf_slot *s = bf_lock_range(w, fork_adv, &a, &b);
@@ -77,9 +79,19 @@ static void op_madvise(struct bf_worker *w)
 	if (bad && (!rc || errno != EINVAL))
 		bf_fail(F_BEHAVIOUR, "madvise with advice %d: %s instead of EINVAL", adv,
 			rc ? strerror(errno) : "success");
-	if (poison && (!rc || (errno != EFAULT && errno != EINVAL)))
-		bf_fail(F_BEHAVIOUR, "madvise with advice %d on a BAR mapping: %s instead of EFAULT",
-			adv, rc ? strerror(errno) : "success");
+	if (!bad && bf_chance(&w->aux, 10)) {
+		int padv = bf_poison_advice[bf_below(&w->aux, BF_ARRAY_SIZE(bf_poison_advice))];
+		int prc;
+
+		bf_note("%p +%#llx advice %d", s->va + a * SZ_4K,
+			(unsigned long long)(b - a) * SZ_4K, padv);
+		prc = madvise(s->va + a * SZ_4K, (b - a) * SZ_4K, padv);
+		if (!prc || (errno != EFAULT && errno != EINVAL && errno != EPERM))
+			bf_fail(F_BEHAVIOUR, "madvise with advice %d on a BAR mapping: %s instead of EFAULT",
+				padv, prc ? strerror(errno) : "success");
+		else if (errno == EFAULT)
+			S->poison_refused++;
+	}
 	for (i = a; fork_adv && !rc && i < b; i++)
 		s->pg[i] = adv == BF_MADV_DONTFORK ? s->pg[i] | PG_NOFORK : s->pg[i] & ~PG_NOFORK;
 	pthread_rwlock_unlock(&s->lock);

@@ -208,6 +208,8 @@ static int bf_supervise(int (*worker)(void))
 		bf_dump_notes();
 	printf("# accesses that took SIGBUS while memory was off: %llu\n",
 	       (unsigned long long)S->sigbus);
+	printf("# MADV_HWPOISON and MADV_SOFT_OFFLINE refused with EFAULT: %llu\n",
+	       (unsigned long long)S->poison_refused);
 	printf("# RESULT fuzz: seed=%llu threads=%d seconds=%.1f ops=%llu ops_per_s=%.1f mismatches=%llu signal_failures=%llu behaviour_failures=%llu splats=%d stuck=%d\n",
 	       (unsigned long long)G.seed, G.threads, S->run_ns / 1e9, (unsigned long long)total,
 	       total / (S->run_ns / 1e9), (unsigned long long)S->fails[F_DATA],
