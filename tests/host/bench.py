@@ -200,9 +200,9 @@ class Bench:
         if a is None or b is None:
             return None
         if metric in COUNTS:
-            # A count varies between boots by what the process's own layout
-            # costs (ASLR: one page table more or less for the stack or the
-            # heap, for every kernel alike): allow the larger max - min.
+            # A count can vary between boots of one kernel (VmPTE by a page
+            # table page, with the process's layout): allow the larger
+            # max - min of the two.
             va, vb = self.values(a_kind, row, metric), self.values(b_kind, row, metric)
             tol = max(max(va) - min(va), max(vb) - min(vb))
             return (a <= b + tol, (a / b) if b else (1.0 if a == 0 else math.inf), tol)
