@@ -44,7 +44,7 @@ ALIGN_METRICS = [
     ("rand_read_ns", "random 8-byte read", "ns", "{:.1f}"),
     ("munmap_ms", "munmap", "ms", "{:.2f}"),
 ]
-# Counts and times are compared within the noise (see Bench.not_worse()).
+# Counts are compared exactly; times within the noise.
 COUNTS = {"faults", "vmpte_kB"}
 ALIGN_ROWS = ["1G-aligned", "2M-aligned", "1M-skewed"]
 
@@ -200,12 +200,7 @@ class Bench:
         if a is None or b is None:
             return None
         if metric in COUNTS:
-            # A count can vary between boots of one kernel (VmPTE by a page
-            # table page, with the process's layout): allow the larger
-            # max - min of the two.
-            va, vb = self.values(a_kind, row, metric), self.values(b_kind, row, metric)
-            tol = max(max(va) - min(va), max(vb) - min(vb))
-            return (a <= b + tol, (a / b) if b else (1.0 if a == 0 else math.inf), tol)
+            return (a <= b, (a / b) if b else (1.0 if a == 0 else math.inf), 0)
         tol = max(self.noise(a_kind, row, metric) or 0.0, self.noise(b_kind, row, metric) or 0.0)
         return (a <= b * (1 + tol), a / b if b else math.inf, tol)
 
