@@ -101,7 +101,7 @@ static void op_madvise(struct bf_worker *w)
 		bf_note("%p +%#llx advice %d", s->va + a * SZ_4K,
 			(unsigned long long)(b - a) * SZ_4K, padv);
 		prc = madvise(s->va + a * SZ_4K, (b - a) * SZ_4K, padv);
-		if (prc || errno != bf_poison_errno())
+		if (!prc || errno != bf_poison_errno())
 			bf_fail(F_BEHAVIOUR, "madvise with advice %d on a BAR mapping: %s instead of %s",
 				padv, prc ? strerror(errno) : "success", strerror(bf_poison_errno()));
 		else if (errno == EFAULT)
