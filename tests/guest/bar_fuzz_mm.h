@@ -38,13 +38,27 @@ static const int bf_poison_advice[] = { 100 /* HWPOISON */, 101 /* SOFT_OFFLINE 
  * advice without CONFIG_MEMORY_FAILURE (whose sysctl tells it is built);
  * madvise_inject_error() wants CAP_SYS_ADMIN, then GUP fails on the BAR.
  */
+static bool bf_cap_sys_admin(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return eff & (1ULL << 21 /* CAP_SYS_ADMIN */);
+}
+
 static int bf_poison_errno(void)
 {
 	static int e;
 
 	if (!e)
 		e = access("/proc/sys/vm/memory_failure_early_kill", F_OK) ? EINVAL :
-		    geteuid() ? EPERM : EFAULT;
+		    !bf_cap_sys_admin() ? EPERM : EFAULT;
 	return e;
 }
 /* Not advice values in 6.1. */
