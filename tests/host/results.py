@@ -26,7 +26,8 @@ SPLAT = re.compile(
     r"(------------\[ cut here \]------------|WARNING:|BUG:|kernel BUG at|Oops|general protection fault|"
     r"Kernel panic|bad pmd|bad pud|bad pte|Bad page|Bad rss-counter|page_table_check|possible circular locking|"
     r"possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|"
-    r"soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO|UBSAN:|Call Trace:)"
+    r"soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO|UBSAN:|Call Trace:|"
+    r"csd: (Detected|Continued) non-responsive)"
 )
 
 
