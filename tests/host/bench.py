@@ -136,7 +136,7 @@ def fmt_noise(s):
 def row_order(names):
     """Single BARs by size, then several devices, then processes."""
     def key(n):
-        m = re.match(r"(\d+)x(\d+)([GM])(-(\d+)procs)?$", n)
+        m = re.match(r"(\d+)x(\d+)([GM])(-sparse|-(\d+)procs)?$", n)
         if not m:
             return (9, 0, 0, n)
         size = int(m.group(2)) << (30 if m.group(3) == "G" else 20)
@@ -332,6 +332,11 @@ def goals(bench, peer, arch):
         x = vb / vs if vs else math.inf
         out.append("[{}] series >= 100x ahead of 6.1 on {} of a 1 GiB-aligned 2 GiB BAR: {:.0f}x ({} vs {})".format(
             verdict(x >= 100), label, x, fmt(vs, "{:.2f}"), fmt(vb, "{:.2f}")))
+        # The same BAR touched every 2 MiB: what does not follow the pages touched.
+        sb, ss = bench.med("base", row + "-sparse", key), bench.med("series", row + "-sparse", key)
+        if key == "munmap_ms" and sb and ss:
+            out.append("  (touched every 2 MiB instead of every 4 KiB ({}-sparse): {:.0f}x, {} vs {})".format(
+                row, sb / ss, fmt(ss, "{:.2f}"), fmt(sb, "{:.2f}")))
     # 3. Faults and page-table memory flat in BAR size.
     singles = [(size_gib(r), r) for r in rows if size_gib(r)]
     if singles:
