@@ -12,6 +12,7 @@
 #ifndef BAR_FUZZ_MM_H
 #define BAR_FUZZ_MM_H
 
+#include <linux/capability.h>
 #include "bar_fuzz_geom.h"
 
 /* Advice values of 6.1's uapi, defined here for older libc headers. */
@@ -38,18 +39,15 @@ static const int bf_poison_advice[] = { 100 /* HWPOISON */, 101 /* SOFT_OFFLINE 
  * advice without CONFIG_MEMORY_FAILURE (whose sysctl tells it is built);
  * madvise_inject_error() wants CAP_SYS_ADMIN, then GUP fails on the BAR.
  */
+/* capget(2), the syscall itself: the static guest programs have no libcap. */
 static bool bf_cap_sys_admin(void)
 {
-	unsigned long long eff = 0;
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return eff & (1ULL << 21 /* CAP_SYS_ADMIN */);
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
 }
 
 static int bf_poison_errno(void)
