@@ -183,8 +183,10 @@ static inline long rig_minflt(void)
  * Faults that the first write to a present but clean PTE of the BAR costs: 0
  * where the CPU sets dirty bits itself (x86; arm64 with FEAT_HAFDBS), 1 where
  * the kernel does it in a fault (arm64 without hardware dirty-bit management,
- * such as QEMU 7.2's TCG "max" CPU). Measured on a two-page mapping, which
- * vfio-pci maps whole with PTEs on the first fault. -1 if it cannot be mapped.
+ * such as QEMU 7.2's TCG "max" CPU). Measured on a two-page mapping whose
+ * pages are both read first, so that both PTEs are present whether a fault
+ * maps the whole mapping or one PMD-sized block of it. -1 if it cannot be
+ * mapped.
  */
 static inline long rig_dirty_faults(int fd, off_t offset)
 {
@@ -194,6 +196,7 @@ static inline long rig_dirty_faults(int fd, off_t offset)
 	if (p == MAP_FAILED)
 		return -1;
 	(void)p[0];
+	(void)p[512];
 	f = rig_minflt();
 	p[512] = p[512];
 	f = rig_minflt() - f;

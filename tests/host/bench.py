@@ -318,9 +318,6 @@ def goals(bench, peer, arch):
             verdict(compared and not behind), peer, compared,
             "; behind on {}:".format(len(behind)) if behind else ""))
         out += behind
-        if any(" 1M-skewed " in b and "first access" in b for b in behind):
-            out.append("  (1M-skewed first access: 6.1 and the series map the whole unaligned BAR with PTEs on")
-            out.append("  the first fault, upstream faults per 4 KiB; compare their populate instead)")
     # 2. >= 100x ahead of 6.1 on the 1 GiB-aligned 2 GiB BAR.
     row = "1x2G"
     for key, label in (("first_access_us", "first access"), ("munmap_ms", "munmap"),
