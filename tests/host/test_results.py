@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Check results.py's kernel-log rules against logs whose verdict is known.
+
+The "kernel log clean" result of every boot comes from results.splat_result()
+and the entries of known-splats.txt. A rule that lets a real splat through, or
+that fails on what known-splats.txt tolerates, changes every boot's verdict, so
+each rule is run here on two real excerpts of the rig's console logs
+(fixtures/) and on variations of them with a known answer.
+
+Prints one "PASS|FAIL host: kernel-log check: <case>" line per case, the
+format of scripts/check's stage results; exits 1 if any case failed.
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import results  # noqa: E402
+
+
+def fixture(name):
+    return results.read_lines(os.path.join(HERE, "fixtures", name))
+
+
+KNOWN = results.load_known_splats(os.path.join(HERE, "known-splats.txt"))
+CSD = fixture("csd-lost-ipi.log")          # a lost IPI during the selftest
+HUGETLB = fixture("hugetlb-split-warn.log")  # the base's WARN in vm/hugetlb-madvise
+QUIET = [l for l in CSD if "rig:" in l or "vfio-noiommu device opened" in l]
+
+
+def verdict(console):
+    """(status of the "kernel log clean" result, how many known splats were named)."""
+    res = results.splat_result(console, "run", "t", KNOWN)
+    return res[0].status, sum(1 for r in res[1:] if r.status == "SKIP")
+
+
+def retest(lines, old, new):
+    return [l.replace(f"rig: start {old}", f"rig: start {new}") for l in lines]
+
+
+def after(lines, extra):
+    """@lines with @extra inserted before their last line (inside the test)."""
+    return lines[:-1] + [f"[   50.000000] {e}" for e in extra] + lines[-1:]
+
+
+CASES = [
+    ("a log without splats passes", QUIET, ("PASS", 0)),
+    ("a lost IPI (csd: Detected) during any test is named and tolerated", CSD, ("PASS", 1)),
+    ("a CSD lock that stays stuck (csd: Continued) fails",
+     after(CSD, ["smp: csd: Continued non-responsive CSD lock (#1) on CPU#1, waiting 10000000000 ns for CPU#00"]),
+     ("FAIL", 0)),
+    ("the base's hugetlb_split() WARN in vm/hugetlb-madvise is named and tolerated", HUGETLB, ("PASS", 1)),
+    ("the same WARN during another test fails", retest(HUGETLB, "vm/hugetlb-madvise", "vm/vfio_huge_pfnmap"),
+     ("FAIL", 0)),
+    ("a second, unknown splat next to a known one fails",
+     after(HUGETLB, ["BUG: Bad rss-counter state mm:00000000d6f1d8e2 type:MM_FILEPAGES val:-512"]), ("FAIL", 0)),
+    ("a WARNING fails", after(QUIET, ["------------[ cut here ]------------",
+                                       "WARNING: CPU: 1 PID: 181 at mm/huge_memory.c:912 insert_pfn_pud+0x1b0/0x1d0",
+                                       "Call Trace:", " <TASK>", " </TASK>",
+                                       "---[ end trace 0000000000000000 ]---"]), ("FAIL", 0)),
+    ("a bad pmd report fails", after(QUIET, ["mm/pgtable-generic.c:53: pmd_clear_bad: bad pmd 00000000a1b2c3d4(8000000080000e7)"]),
+     ("FAIL", 0)),
+    ("a page_table_check BUG fails", after(QUIET, ["kernel BUG at mm/page_table_check.c:119!",
+                                                   "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI"]), ("FAIL", 0)),
+    ("a lockdep report fails", after(QUIET, ["WARNING: possible circular locking dependency detected"]), ("FAIL", 0)),
+    ("a stack dump without a headline fails", after(QUIET, ["Call Trace:", " <TASK>", " dump_stack_lvl+0x33/0x42",
+                                                            " </TASK>"]), ("FAIL", 0)),
+    ("a splat before the first test (boot) fails",
+     ["[    0.500000] WARNING: CPU: 0 PID: 1 at arch/x86/mm/pgtable.c:700 pud_set_huge+0x50/0x60"] + QUIET,
+     ("FAIL", 0)),
+    ("timestamps are not part of the match",
+     [l.split("] ", 1)[1] if l.startswith("[") else l for l in HUGETLB], ("PASS", 1)),
+]
+
+
+def main():
+    failed = 0
+    for name, console, want in CASES:
+        try:
+            got = verdict(console)
+        except Exception as e:  # a crash is a failed case, not a silent pass
+            got = (f"exception {type(e).__name__}: {e}", 0)
+        ok = got == want
+        failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'} host: kernel-log check: {name}"
+              + ("" if ok else f": got {got}, want {want}"))
+    if not CSD or not HUGETLB:
+        print("FAIL host: kernel-log check: fixtures: tests/host/fixtures/*.log are missing")
+        failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
