@@ -417,6 +417,15 @@ static bool scale_devices(const char *name, struct scale_dev **devs, unsigned in
 	for (i = 0; i < n; i++)
 		if (cover[i])
 			munmap(cover[i], SZ_4K);
+	if (n > 1) {
+		/* The row gives the total; where it goes is a diagnostic. */
+		char each[16 * MAX_DEVS] = "";
+		size_t off = 0;
+
+		for (i = 0; i < n && off < sizeof(each); i++)
+			off += snprintf(each + off, sizeof(each) - off, " %.2f", s[i].munmap_ms);
+		ksft_print_msg("%s: munmap of each mapping, in order (ms):%s\n", name, each);
+	}
 	for (i = 0; i < n; i++) {
 		t.faults += s[i].faults;
 		t.first_us += s[i].first_us / n;
