@@ -23,7 +23,10 @@
  *	- the first device alone again, touched every 2 MiB (e.g. 1x2G-sparse),
  *	  where its own row touches it every 4 KiB;
  *	- all devices of the first device's size at once (e.g. 4x2G);
- *	- N processes (default 8) mapping the first device's BAR at once.
+ *	- N processes (default 8) mapping the first device's BAR at once;
+ *	- "floor": munmap of the first BAR mapped but never touched and of an
+ *	  anonymous mapping of its size, the kernel's munmap path without any
+ *	  leaf (median of FLOOR_REPS each; munmap_floor()).
  *	For each row: faults and page-table memory (VmPTE growth, summed over
  *	mappings and processes), first access, populate, VFIO_IOMMU_MAP_DMA and
  *	VFIO_IOMMU_UNMAP_DMA of the whole mapping, and munmap. BARs up to
@@ -632,6 +635,54 @@ static void size_name(char *buf, size_t len, unsigned int count, unsigned long l
 		snprintf(buf, len, "%ux%lluM", count, size >> 20);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define FLOOR_REPS	15
+
+/*
+ * What a munmap costs a kernel before any leaf is torn down: the median over
+ * FLOOR_REPS of munmap of @d's BAR mapped as the rows map it but never
+ * touched, and of an anonymous mapping of the same size never touched, each
+ * after flush_own_tlb(). A row's munmap time is this floor plus the leaves;
+ * the floor is the kernel's own munmap path, which the series does not
+ * change (6.1's against 6.12's).
+ */
+static void munmap_floor(struct scale_dev *d)
+{
+	double t[2][FLOOR_REPS];
+	unsigned int kind, r;
+
+	for (kind = 0; kind < 2; kind++) {
+		for (r = 0; r < FLOOR_REPS; r++) {
+			uint64_t t0;
+			char *p;
+
+			if (kind)
+				p = mmap(NULL, d->size, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			else
+				p = rig_mmap_aligned(d->device_fd, d->offset, d->size, SZ_1G,
+						     PROT_READ | PROT_WRITE);
+			if (p == MAP_FAILED) {
+				ksft_print_msg("munmap floor: mmap failed: %s\n", strerror(errno));
+				return;
+			}
+			flush_own_tlb();
+			t0 = rig_now_ns();
+			munmap(p, d->size);
+			t[kind][r] = (rig_now_ns() - t0) / 1e3;
+		}
+		qsort(t[kind], FLOOR_REPS, sizeof(double), cmp_double);
+	}
+	ksft_print_msg("BENCH floor size_MiB=%llu bar_untouched_munmap_us=%.1f anon_untouched_munmap_us=%.1f\n",
+		       d->size >> 20, t[0][FLOOR_REPS / 2], t[1][FLOOR_REPS / 2]);
+}
+
 static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs)
 {
 	struct scale_dev devs[MAX_DEVS], *group[MAX_DEVS];
@@ -666,6 +717,7 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs)
 		ksft_print_msg("%s: warm-up touch every %lu kB in %.0f ms\n", bdfs[i], stride >> 10,
 			       (rig_now_ns() - t0) / 1e6);
 	}
+	munmap_floor(&devs[0]);
 	/* One row per size, one for all devices of the first size, one for the processes. */
 	for (i = 0; i < ndev; i++) {
 		for (j = 0; j < i && devs[j].size != devs[i].size; j++)
