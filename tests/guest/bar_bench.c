@@ -82,22 +82,38 @@ static char *map_skewed(struct rig_vfio *dev, unsigned long len, unsigned long s
  * costs the emulator anything from under a millisecond to hundreds, and the
  * guest call that flushes first pays it: a munmap timed straight after the
  * populate, or on a kernel whose DMA mapping between the two takes seconds,
- * something before it. A fork flushes the parent's TLB on every CPU the
- * parent ran on (dup_mmap() ends with flush_tlb_mm()); the child exits at
- * once. Then one anonymous page is mapped, touched and unmapped, so that
- * the code and data of the munmap path are back in the TLB, as they are
- * for a munmap that follows another. The munmap timed next costs what the
- * kernel does for the mapping, on every kernel alike.
+ * something before it. flush_own_tlb() write-protects, then unprotects, the
+ * two touched pages of flush_area, 8 GiB apart (made once by
+ * flush_area_init(), before anything is measured): a range too long for
+ * x86_64 (more than 33 pages) and arm64 (MAX_TLBI_RANGE_PAGES) to flush page
+ * by page, so the whole TLB of the process is flushed on every CPU it is
+ * live on. (A fork would flush too, but it write-protects all of the
+ * process's private pages, and the next populate counted their write
+ * faults.) Then one anonymous page is mapped, touched and unmapped, so
+ * that the code and data of the munmap path are back in the TLB, as they
+ * are for a munmap that follows another. The munmap timed next costs what
+ * the kernel does for the mapping, on every kernel alike.
  */
+#define FLUSH_SPAN	(8ULL << 30)
+
+static char *flush_area;
+
+static void flush_area_init(void)
+{
+	flush_area = mmap(NULL, FLUSH_SPAN + SZ_4K, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (flush_area == MAP_FAILED)
+		ksft_exit_fail_msg("mmap of the TLB flush area: %s\n", strerror(errno));
+	*(volatile char *)flush_area = 1;
+	*(volatile char *)(flush_area + FLUSH_SPAN) = 1;
+}
+
 static void flush_own_tlb(void)
 {
-	pid_t pid = fork();
 	char *q;
 
-	if (!pid)
-		_exit(0);
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+	mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_READ);
+	mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_READ | PROT_WRITE);
 	q = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (q != MAP_FAILED) {
 		*(volatile char *)q = 1;
@@ -821,6 +837,7 @@ int main(int argc, char **argv)
 		}
 	}
 	anchor_mmap_area();
+	flush_area_init();
 	if (scale)
 		return bench_scale(argv + optind, argc - optind, procs);
 	if (strcmp(mode, "noiommu") && strcmp(mode, "type1")) {
