@@ -82,17 +82,20 @@ static char *map_skewed(struct rig_vfio *dev, unsigned long len, unsigned long s
  * costs the emulator anything from under a millisecond to hundreds, and the
  * guest call that flushes first pays it: a munmap timed straight after the
  * populate, or on a kernel whose DMA mapping between the two takes seconds,
- * something before it. flush_own_tlb() write-protects, then unprotects, the
- * two touched pages of flush_area, 8 GiB apart (made once by
- * flush_area_init(), before anything is measured): a range too long for
- * x86_64 (more than 33 pages) and arm64 (MAX_TLBI_RANGE_PAGES) to flush page
- * by page, so the whole TLB of the process is flushed on every CPU it is
- * live on. (A fork would flush too, but it write-protects all of the
- * process's private pages, and the next populate counted their write
- * faults.) Then one anonymous page is mapped, touched and unmapped, so
- * that the code and data of the munmap path are back in the TLB, as they
- * are for a munmap that follows another. The munmap timed next costs what
- * the kernel does for the mapping, on every kernel alike.
+ * something before it. flush_own_tlb() makes the two touched pages of
+ * flush_area, 8 GiB apart (made once by flush_area_init(), before anything
+ * is measured), PROT_NONE and then writable again: the first step takes
+ * away two present entries, which every kernel flushes (x86_64 skips the
+ * flush when only a write bit that a fork's write protection already
+ * cleared would go), over a range too long for x86_64 (more than 33 pages)
+ * and arm64 (MAX_TLBI_RANGE_PAGES) to flush page by page, so the whole TLB
+ * of the process is flushed on every CPU it is live on. (A fork would flush
+ * too, but it write-protects all of the process's private pages, and the
+ * next populate counted their write faults.) Then one anonymous page is
+ * mapped, touched and unmapped, so that the code and data of the munmap
+ * path are back in the TLB, as they are for a munmap that follows another.
+ * The munmap timed next costs what the kernel does for the mapping, on
+ * every kernel alike.
  */
 #define FLUSH_SPAN	(8ULL << 30)
 
@@ -112,8 +115,9 @@ static void flush_own_tlb(void)
 {
 	char *q;
 
-	mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_READ);
-	mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_READ | PROT_WRITE);
+	if (mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_NONE) ||
+	    mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_READ | PROT_WRITE))
+		ksft_exit_fail_msg("mprotect of the TLB flush area: %s\n", strerror(errno));
 	q = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (q != MAP_FAILED) {
 		*(volatile char *)q = 1;

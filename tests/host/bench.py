@@ -301,7 +301,7 @@ def floor_table(bench, kinds):
     if not any(bench.values(k, FLOOR_ROW, FLOOR_METRICS[0][0]) for k in kinds):
         return []
     names = ["6.1" if k == "base" else k for k in kinds]
-    lines = ["== munmap floor: the same calls with nothing mapped (median of 15 per boot)",
+    lines = ["== munmap floor: the same calls with nothing mapped (median of each boot's calls)",
              "A row's munmap is this plus its leaves; the series does not change this path.",
              "{:<32}".format("") + "".join("{:>16}".format(n) for n in names),
              "-" * (32 + 16 * len(kinds))]
