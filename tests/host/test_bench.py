@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Check bench.py's goal verdicts on boots whose answer is known.
+
+The benchmark's report is numbers only, but its goal lines (met / NOT MET)
+are what the cover letter and the issue quote. Each case here writes a few
+synthetic boots (meta.env and results.log with BENCH lines, as scripts/bench
+and bar_bench leave them), runs bench.py's goal code on them and checks the
+verdict: the comparison with the peer within noise, the count of rows
+behind, the munmap floor kept out of the comparison and shown next to a
+munmap row that is behind, and the fault count compared exactly.
+
+Prints one "PASS|FAIL host: bench report: <case>" line per case, the format
+of scripts/check's stage results; exits 1 if any case failed.
+"""
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench  # noqa: E402
+
+ROW = "1x2G bars=1 procs=1 size_MiB=2048 touch_kB=4 faults={f} vmpte_kB=0 leaves=2/0/0 " \
+      "first_access_us=50.0 populate_ms=100.00 munmap_ms={m:.2f} map_dma_ms={d:.2f} unmap_dma_ms={d:.2f}"
+FLOOR = "floor size_MiB=2048 bar_untouched_munmap_us={b:.1f} anon_untouched_munmap_us={a:.1f}"
+
+
+def boot(top, name, kind, lines):
+    d = os.path.join(top, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "meta.env"), "w") as f:
+        f.write("KIND={}\n".format(kind))
+    with open(os.path.join(d, "results.log"), "w") as f:
+        for l in lines:
+            f.write("    # BENCH {}\n".format(l))
+        f.write("ok 1 vfio/bar_scale\nRIG-DONE\n")
+    return d
+
+
+def report(spec):
+    """spec: {kind: [lines of boot 1, lines of boot 2, ...]} -> goal lines."""
+    with tempfile.TemporaryDirectory() as top:
+        runs = [boot(top, "{}-{}".format(k, i), k, lines)
+                for k, boots in spec.items() for i, lines in enumerate(boots)]
+        b = bench.Bench(runs, ["base", "series", "6.12"])
+        return (bench.goals(b, "6.12", "x86_64"), bench.floor_table(b, ["base", "series", "6.12"]),
+                b.scale_rows())
+
+
+def kernels(series_munmap, peer_munmap, series_faults=2, floor=True):
+    def lines(f, m, d, fb):
+        out = [ROW.format(f=f, m=m, d=d)]
+        if floor:
+            out.append(FLOOR.format(b=fb, a=4 * fb))
+        return out
+    return {
+        "base": [lines(1, 50.0, 600.0, 30.0), lines(1, 52.0, 610.0, 31.0)],
+        "series": [lines(series_faults, m, 1.0, 20.0) for m in series_munmap],
+        "6.12": [lines(2, m, 640.0, 12.0) for m in peer_munmap],
+    }
+
+
+def check(name, cond, out):
+    print("{} host: bench report: {}".format("PASS" if cond else "FAIL", name))
+    if not cond:
+        for l in out:
+            print("    " + l)
+    return cond
+
+
+def main():
+    ok = True
+    first = lambda goals: goals[0]  # noqa: E731
+
+    goals, floor, rows = report(kernels([0.10, 0.11], [0.10, 0.12]))
+    ok &= check("series level with the peer: met, the floor not compared",
+                first(goals).startswith("[met]") and "(8 numbers compared)" in first(goals), goals)
+    ok &= check("the floor is not a row of the table or the plot", rows == ["1x2G"], rows)
+    ok &= check("the floor gets its own section",
+                any("munmap floor" in l for l in floor)
+                and any(l.startswith("munmap, BAR mapped, untouched") and "20.0 us" in l for l in floor),
+                floor)
+
+    goals, _, _ = report(kernels([0.40, 0.42], [0.10, 0.11]))
+    behind = [l for l in goals if l.startswith("  1x2G")]
+    ok &= check("a munmap row behind beyond the noise: NOT MET, counted once",
+                first(goals).startswith("[NOT MET]") and "behind on 1:" in first(goals)
+                and len(behind) == 1, goals)
+    ok &= check("a munmap row behind: the floor's difference next to it",
+                any("munmap floor, untouched BAR: series 20.0 us vs 6.12 12.0 us" in l for l in goals),
+                goals)
+
+    goals, floor, _ = report(kernels([0.40, 0.42], [0.10, 0.11], floor=False))
+    ok &= check("without floor numbers: no floor section, no floor line",
+                not floor and not any("munmap floor" in l for l in goals)
+                and "behind on 1:" in first(goals), goals)
+
+    goals, _, _ = report(kernels([0.14, 0.10], [0.10, 0.12]))
+    ok &= check("behind by less than the larger noise: met",
+                first(goals).startswith("[met]"), goals)
+
+    goals, _, _ = report(kernels([0.10, 0.11], [0.10, 0.12], series_faults=3))
+    ok &= check("one fault more than the peer: NOT MET (counts compare exactly)",
+                first(goals).startswith("[NOT MET]") and any("faults" in l for l in goals[1:3]),
+                goals)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
