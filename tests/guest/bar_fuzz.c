@@ -242,6 +242,7 @@ static int bf_worker_process(void)
 	for (i = 0; i < BF_MAX_WORKERS * BF_SLOTS; i++)
 		pthread_rwlock_init(&bf_slots[i].lock, NULL);
 	bf_signals();
+	bf_poison_errno();	/* probes with access(): once, before the threads */
 	bf_set_memory(true);
 	bf_fill(false);
 

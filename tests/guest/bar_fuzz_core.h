@@ -196,9 +196,13 @@ static void bf_fail(int kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	/* One write, so that lines of several threads and processes do not mix. */
-	dprintf(STDOUT_FILENO, "# FAIL %s (thread %d, %s, pid %d): %s\n", bf_fail_name[kind], tl_idx,
-		bf_op_name[tl_st->op], getpid(), buf);
+	/*
+	 * One write, so that lines of several threads and processes do not
+	 * mix. The op's note gives its arguments, to replay it by hand.
+	 */
+	dprintf(STDOUT_FILENO, "# FAIL %s (thread %d, %s, pid %d): %s [%s]\n", bf_fail_name[kind],
+		tl_idx, bf_op_name[tl_st->op], getpid(), buf,
+		tl_st->nnotes ? tl_st->note[(tl_st->nnotes - 1) % BF_NOTES] : "no op yet");
 }
 
 /*

@@ -44,9 +44,16 @@ static void op_fileio(struct bf_worker *w)
 	page = s->bar[i];
 	memset(buf, 0, SZ_4K);
 	if (k == 0 || k == 2) {
-		/* Into the mapping: the file holds the page's header. */
+		/*
+		 * Into the mapping: the file holds the page as the other ops
+		 * leave it (header and every word's value), so that the copy
+		 * cannot undo a concurrent op_access() write that is about to
+		 * be read back.
+		 */
 		buf[0] = bf_h0(page);
 		buf[1] = page;
+		for (unsigned int wd = 2; wd < SZ_4K / 8; wd++)
+			buf[wd] = bf_word(page, wd);
 		if (pwrite(k ? tmp : ram, buf, SZ_4K, k ? 0 : blk) != SZ_4K)
 			bf_fail(F_BEHAVIOUR, "writing %s: %s", k ? "a tmpfs file" : "/dev/ram0",
 				strerror(errno));

@@ -122,21 +122,26 @@ static char *bf_reserve(uint64_t len, uint64_t skew, char **res)
  * Unmap the reservation of @len made by bf_reserve() except [keep, keep + klen)
  * when @kept. A failed MAP_FIXED mmap or mremap to @keep may have unmapped
  * that range already, and another thread may have mapped something there
- * since: unmap it only if it can be taken back.
+ * since: unmap it only if it can be taken back. errno is left as it was, so
+ * that the caller judges the errno of the call that failed, not EEXIST from
+ * taking the range back.
  */
 static void bf_unreserve(char *res, uint64_t len, char *keep, uint64_t klen, bool kept)
 {
 	char *end = res + len + 2 * SZ_1G;
+	int e = errno;
 
 	if (!kept && mmap(keep, klen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 			  MAP_FIXED_NOREPLACE, -1, 0) == keep) {
 		munmap(res, end - res);
+		errno = e;
 		return;
 	}
 	if (keep > res)
 		munmap(res, keep - res);
 	if (keep + klen < end)
 		munmap(keep + klen, end - (keep + klen));
+	errno = e;
 }
 
 /* A BAR length: a few pages, a few 2 MiB, up to 512 MiB, or 1 GiB and more. */

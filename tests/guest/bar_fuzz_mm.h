@@ -108,15 +108,16 @@ static void op_madvise(struct bf_worker *w)
 			rc ? strerror(errno) : "success");
 	if (!bad && bf_chance(&w->aux, 10)) {
 		int padv = bf_poison_advice[bf_below(&w->aux, BF_ARRAY_SIZE(bf_poison_advice))];
-		int prc;
+		int prc, pe;
 
 		bf_note("%p +%#llx advice %d", s->va + a * SZ_4K,
 			(unsigned long long)(b - a) * SZ_4K, padv);
 		prc = madvise(s->va + a * SZ_4K, (b - a) * SZ_4K, padv);
-		if (!prc || errno != bf_poison_errno())
+		pe = errno;
+		if (!prc || pe != bf_poison_errno())
 			bf_fail(F_BEHAVIOUR, "madvise with advice %d on a BAR mapping: %s instead of %s",
-				padv, prc ? strerror(errno) : "success", strerror(bf_poison_errno()));
-		else if (errno == EFAULT)
+				padv, prc ? strerror(pe) : "success", strerror(bf_poison_errno()));
+		else if (pe == EFAULT)
 			S->poison_refused++;
 	}
 	for (i = a; fork_adv && !rc && i < b; i++)

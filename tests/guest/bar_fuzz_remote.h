@@ -73,7 +73,7 @@ static void op_fork(struct bf_worker *w)
 {
 	struct bf_slot *s = bf_any_slot(w);
 	int status = 0;
-	pid_t pid;
+	pid_t pid, got;
 
 	pthread_rwlock_rdlock(&s->lock);
 	if (!s->va) {
@@ -87,7 +87,10 @@ static void op_fork(struct bf_worker *w)
 		bf_child(&w->rng, s);
 	pthread_rwlock_unlock(&s->lock);
 	bf_rnd(&w->rng);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+	got = pid;
+	while (pid > 0 && (got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || got != pid)
 		bf_fail(F_BEHAVIOUR, "fork or waitpid: %s", strerror(errno));
 	else if (!WIFEXITED(status) || WEXITSTATUS(status))
 		bf_fail(F_SIGNAL, "the forked child ended with status %#x (signal %d)", status,
@@ -159,8 +162,11 @@ static int bf_tracer(pid_t tid, uint64_t *va, uint64_t page, bool write, bool ro
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0))
 		return 3;
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) || waitpid(tid, &st, __WALL) != tid)
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0))
 		return 4;
+	while (waitpid(tid, &st, __WALL) != tid)
+		if (errno != EINTR)
+			return 4;
 	bf_win_open(&win);
 	errno = 0;
 	w[0] = (uint64_t)ptrace(PTRACE_PEEKDATA, tid, va, 0);
