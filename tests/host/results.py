@@ -95,16 +95,40 @@ def skip_reason(directive):
     return directive[4:].lstrip(" :") if directive.upper().startswith("SKIP") else ""
 
 
-def leaves(node, prefix):
+# What a program printed to explain its failures: its "# FAIL ..." lines and
+# its "# RESULT ..." summary, wherever they came in its output.
+EXPLAIN = re.compile(r"^#?\s*(FAIL|RESULT)\b")
+
+
+def subtree_output(node):
+    name, ok, directive, children, out = node
+    lines = []
+    for c in children:
+        lines += subtree_output(c)
+    return lines + out
+
+
+def leaves(node, prefix, explain=()):
+    """The leaf results of @node. A failed leaf's detail is its own output;
+    @explain, the explaining lines of the program it belongs to, is added
+    when they are not in that output already (a program that checks its
+    invariants as it runs and reports the verdicts at the end)."""
     name, ok, directive, children, out = node
     full = f"{prefix}/{name}" if prefix else name
     if not children:
         detail = [l.strip() for l in out if l.strip()][-15:]
+        detail += [l for l in explain if l not in detail]
         yield Result(full, status_of(ok, directive), detail if not ok else [], skip_reason(directive))
         return
+    if not explain:
+        explain = [l.strip() for l in subtree_output(node) if EXPLAIN.match(l.strip())]
+        # The first failures and the summaries; a run that fails
+        # thousands of times says so in its RESULT line.
+        explain = [l for l in explain if "FAIL" in l.split()[:2]][:10] + \
+                  [l for l in explain if "RESULT" in l.split()[:2]][-3:]
     any_fail = False
     for c in children:
-        for r in leaves(c, full):
+        for r in leaves(c, full, explain):
             any_fail |= r.status == "FAIL"
             yield r
     if not ok and not any_fail and not directive.upper().startswith("SKIP"):
@@ -352,6 +376,14 @@ def main():
         print("\nNumbers reported by the guest:")
         for run, x in nums:
             print(f"  {os.path.basename(run)}: {x}")
+    failed = [r for r in allres if r.status == "FAIL"]
+    if failed:
+        # Again at the end, where a log cut to its tail still shows them.
+        print("\nFailed:")
+        for r in failed:
+            print(f"FAIL  {r.name}")
+            for d in r.detail:
+                print(f"        | {d}")
     p = sum(r.status == "PASS" for r in allres)
     f = sum(r.status == "FAIL" for r in allres)
     s = sum(r.status == "SKIP" for r in allres)

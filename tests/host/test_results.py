@@ -8,6 +8,10 @@ that fails on what known-splats.txt tolerates, changes every boot's verdict, so
 each rule is run here on two real excerpts of the rig's console logs
 (fixtures/) and on variations of them with a known answer.
 
+It also checks that the failure lines a program prints as it runs reach the
+verdict that fails at its end (bar_fuzz reports that way), so that a failed
+run in a log cut to its tail says what failed.
+
 Prints one "PASS|FAIL host: kernel-log check: <case>" line per case, the
 format of scripts/check's stage results; exits 1 if any case failed.
 """
@@ -74,8 +78,42 @@ CASES = [
 ]
 
 
+# A program that reports its failures as it runs and its verdicts at the end
+# (bar_fuzz): the failed verdict must carry the failure lines, the others none.
+FUZZ_TAP = [
+    "TAP version 13",
+    "    TAP version 13",
+    "    1..3",
+    "    # bar_fuzz: seed 7",
+    "    # FAIL behaviour (thread 1, mremap, pid 9): mremap (move) of a 3-page mapping: File exists [mremap move]",
+    "    # ops mremap 10",
+    "    # RESULT fuzz: seed=7 signal_failures=0 behaviour_failures=1",
+    "    ok 1 the worker ran to the end (exit status 0)",
+    "    not ok 2 SIGBUS and SIGSEGV exactly where due; every call behaved",
+    "    ok 3 no thread stuck in an op",
+    "not ok 1 fuzz/bar_fuzz # exit=1",
+]
+
+
+def explained():
+    """True when the failure lines reach the failed verdict, and only it."""
+    res = [r for node in results.parse_tap(FUZZ_TAP) for r in results.leaves(node, "")]
+    bad = [r for r in res if r.status == "FAIL"]
+    return (len(res) == 3 and len(bad) == 1 and
+            any("File exists" in d for d in bad[0].detail) and
+            any("RESULT fuzz" in d for d in bad[0].detail) and
+            not any(r.detail for r in res if r.status == "PASS"))
+
+
 def main():
     failed = 0
+    try:
+        ok = explained()
+    except Exception as e:  # a crash is a failed case
+        ok = False
+        print(f"# {type(e).__name__}: {e}")
+    failed += not ok
+    print(f"{'PASS' if ok else 'FAIL'} host: results: a failed verdict of bar_fuzz shows the failures it printed earlier")
     for name, console, want in CASES:
         try:
             got = verdict(console)
