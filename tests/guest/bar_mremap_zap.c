@@ -22,14 +22,20 @@
  * leaves, moves it with mremap(MREMAP_FIXED) and reads it at the new place,
  * round after round, in three shapes: a 1 GiB-aligned GiB moved to another
  * 1 GiB-aligned place (PUD leaves, or PMD leaves where the architecture has
- * no PUD ones), 8 MiB moved between 2 MiB-aligned places that are not
+ * no PUD ones), 16 MiB moved between 2 MiB-aligned places that are not
  * 1 GiB-aligned (PMD leaves), and 4 MiB moved to a place 4 KiB off a 2 MiB
  * boundary (the leaves cannot move whole). Every page read must hold the
  * header this program wrote before the race, or the access must take
  * SIGBUS while the device is in low power or memory is off, and the kernel must log no bad page map, bad
  * page table or warning meanwhile.
  *
- * Usage: bar_mremap_zap --bdf BDF [--seconds N] [--seed N]
+ * Before the race, with nothing zapping, one round of each of the first two
+ * shapes must show its leaves (ptdump on x86_64, gup_test on arm64) before
+ * and after the move: with --expect huge, the range is mapped with huge
+ * leaves and mremap moves them whole, or the rounds would never take the
+ * paths they race with. --expect pte (the unpatched base) skips that.
+ *
+ * Usage: bar_mremap_zap --bdf BDF [--seconds N] [--seed N] [--expect pte|huge]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -104,7 +110,7 @@ static void *zapper(void *arg)
 }
 
 static __thread sigjmp_buf jb;
-static __thread volatile sig_atomic_t armed;
+static __thread volatile sig_atomic_t armed, caught;
 
 static void on_signal(int sig)
 {
@@ -113,19 +119,20 @@ static void on_signal(int sig)
 		return;
 	}
 	armed = 0;
-	siglongjmp(jb, sig);
+	caught = sig;
+	siglongjmp(jb, 1);
 }
 
 /*
  * Read the header of BAR page @page at @p: 1 if it is right, 0 on SIGBUS
  * (memory off), -1 if it is wrong or the access took another signal.
+ * sigsetjmp() stands alone in its if, as C allows it, and the function is
+ * not inlined into the loops that call it.
  */
-static int check(volatile uint64_t *p, uint64_t page, uint64_t *got)
+static __attribute__((noinline)) int check(volatile uint64_t *p, uint64_t page, uint64_t *got)
 {
-	int sig = sigsetjmp(jb, 1);
-
-	if (sig)
-		return sig == SIGBUS ? 0 : -1;
+	if (sigsetjmp(jb, 1))
+		return caught == SIGBUS ? 0 : -1;
 	armed = 1;
 	*got = p[0];
 	armed = 0;
@@ -183,6 +190,35 @@ static bool read_page(char *p, uint64_t page, const char *where, unsigned long r
 	return false;
 }
 
+/*
+ * Is [p, p + len) mapped by leaves of @level only? Prints what it saw.
+ * 1: yes, 0: no, -1: the leaves cannot be read here.
+ */
+static int all_leaves(char *p, unsigned long len, int level, const char *when)
+{
+	static const char *const names[] = { "PTE", "PMD", "PUD" };
+	struct rig_leaves l;
+
+	if (rig_ptdump_leaves((unsigned long)p, len, &l))
+		return -1;
+	printf("# %s: %p +%lu MiB: %lu PUD, %lu PMD, %lu PTE leaves, %llu bytes unmapped\n", when,
+	       p, len >> 20, l.count[RIG_PUD], l.count[RIG_PMD], l.count[RIG_PTE], l.unmapped);
+	if (l.bytes[level] == len)
+		return 1;
+	printf("# %s: expected %s leaves only\n", when, names[level]);
+	return 0;
+}
+
+/*
+ * Fill [p, p + len) of the reservation again. mremap() leaves its source
+ * unmapped, and a hole there would let another mmap(), such as the stack of
+ * the zapping thread, land where the next round maps with MAP_FIXED.
+ */
+static void reserve_again(char *p, unsigned long len)
+{
+	mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+}
+
 struct shape {
 	const char *name;
 	unsigned long len;	/* bytes moved */
@@ -197,21 +233,22 @@ int main(int argc, char **argv)
 		{ "bdf", required_argument, NULL, 'b' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "expect", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* In a 4 GiB reservation that starts 1 GiB-aligned. */
 	const struct shape shapes[] = {
 		{ "1 GiB, 1 GiB-aligned to 1 GiB-aligned", SZ_1G, 0, 2 * SZ_1G, SZ_2M },
-		{ "8 MiB, 2 MiB-aligned to 2 MiB-aligned", 8 * SZ_2M, SZ_1G + 5 * SZ_2M,
+		{ "16 MiB, 2 MiB-aligned to 2 MiB-aligned", 8 * SZ_2M, SZ_1G + 5 * SZ_2M,
 		  3 * SZ_1G + 9 * SZ_2M, SZ_2M },
 		{ "4 MiB, 2 MiB-aligned to 4 KiB off 2 MiB", 2 * SZ_2M, SZ_1G + 20 * SZ_2M,
 		  3 * SZ_1G + 30 * SZ_2M + SZ_4K, SZ_4K * 64 },
 	};
 	unsigned long rounds[3] = { 0 }, moved[3] = { 0 }, bad = 0, r;
-	const char *bdf = NULL;
+	const char *bdf = NULL, *expect = "huge";
 	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_NODEFER };
-	int seconds = 20, c, k, kmsg, kmsg_err, nsplat;
+	int seconds = 20, c, k, kmsg, kmsg_err, nsplat, leaves = 1;
 	uint64_t t0, i;
 	pthread_t th;
 	char *res, *base, *bar;
@@ -223,14 +260,17 @@ int main(int argc, char **argv)
 			seconds = atoi(optarg);
 		else if (c == 'S')
 			seed = strtoull(optarg, NULL, 0);
+		else if (c == 'e')
+			expect = optarg;
 		else
 			bdf = NULL, argc = 0;
 	}
-	if (!bdf || seconds <= 0) {
-		fprintf(stderr, "usage: %s --bdf BDF [--seconds N] [--seed N]\n", argv[0]);
+	if (!bdf || seconds <= 0 || (strcmp(expect, "huge") && strcmp(expect, "pte"))) {
+		fprintf(stderr, "usage: %s --bdf BDF [--seconds N] [--seed N] [--expect pte|huge]\n",
+			argv[0]);
 		return 2;
 	}
-	printf("TAP version 13\n1..3\n");
+	printf("TAP version 13\n1..4\n");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (rig_vfio_open(&v, bdf, false) || rig_vfio_bar(&v, 2) ||
 	    ioctl(v.device_fd, VFIO_DEVICE_GET_REGION_INFO, &cfg)) {
@@ -239,7 +279,7 @@ int main(int argc, char **argv)
 	}
 	if (v.bar_size < SPAN) {
 		printf("ok 1 # SKIP BAR2 is %llu MiB, the rounds need 1 GiB\n", v.bar_size >> 20);
-		printf("ok 2 # SKIP\nok 3 # SKIP\n");
+		printf("ok 2 # SKIP\nok 3 # SKIP\nok 4 # SKIP\n");
 		return 0;
 	}
 	cfg_off = cfg.offset;
@@ -266,6 +306,40 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	base = (char *)(((uintptr_t)res + SZ_1G - 1) & ~(SZ_1G - 1));
+
+	/* One quiet round of each leaf-moving shape: leaves before and after. */
+	for (k = 0; k < 2 && !strcmp(expect, "huge"); k++) {
+		const struct shape *s = &shapes[k];
+		int level = k ? RIG_PMD : RIG_HUGE_LEVEL, before, after;
+		unsigned long off = s->len == SZ_1G ? 0 : (s->src % SZ_1G);
+
+		if (mmap(base + s->src, s->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 v.device_fd, v.bar_offset + off) == MAP_FAILED) {
+			printf("Bail out! mmap: %s\n", strerror(errno));
+			return 1;
+		}
+		for (i = 0; i < s->len; i += s->stride)
+			bad += !read_page(base + s->src + i, (off + i) / SZ_4K, "quiet round,", 0);
+		before = all_leaves(base + s->src, s->len, level, "before the move");
+		if (mremap(base + s->src, s->len, s->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   base + s->dst) == MAP_FAILED) {
+			printf("Bail out! mremap: %s\n", strerror(errno));
+			return 1;
+		}
+		after = all_leaves(base + s->dst, s->len, level, "after the move");
+		reserve_again(base + s->src, s->len);
+		reserve_again(base + s->dst, s->len);
+		if (before < 0 || after < 0) {
+			if (!RIG_PTDUMP_OPTIONAL)
+				leaves = 0;
+			else if (leaves == 1)
+				leaves = -1;
+		} else if (leaves == 1) {
+			leaves = before && after;
+		}
+	}
+	if (strcmp(expect, "huge"))
+		leaves = -1;
 
 	/* Low power if the kernel has it (vfio-pci of 6.1 does). */
 	use_lowpower = !feature(VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY);
@@ -307,9 +381,9 @@ int main(int argc, char **argv)
 		moved[r % 3]++;
 		for (i = 0; i < s->len && !bad; i += s->stride)
 			bad += !read_page(dst + i, (off + i) / SZ_4K, "after the move,", r);
-		/* Give the range back to the reservation. */
-		mmap(dst, s->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-		     -1, 0);
+		/* Give both ranges back to the reservation. */
+		reserve_again(src, s->len);
+		reserve_again(dst, s->len);
 	}
 	stop = 1;
 	pthread_join(th, NULL);
@@ -329,5 +403,11 @@ int main(int argc, char **argv)
 	else
 		printf("%sok 3 the kernel logged no bad page map, bad page table or warning (%d)\n",
 		       nsplat ? "not " : "", nsplat);
-	return bad || !toggles || nsplat;
+	if (leaves < 0)
+		printf("ok 4 # SKIP %s\n", strcmp(expect, "huge") ?
+		       "--expect pte: no huge leaves to move" : RIG_PTDUMP_WHY);
+	else
+		printf("%sok 4 with nothing zapping, huge leaves mapped the ranges and mremap moved them whole\n",
+		       leaves ? "" : "not ");
+	return bad || !toggles || nsplat || !leaves;
 }
