@@ -14,15 +14,9 @@
 
 static void bf_set_memory(bool on)
 {
-	uint16_t cmd;
-
-	if (pread(G.dev, &cmd, sizeof(cmd), G.cfg + PCI_COMMAND) != sizeof(cmd)) {
-		bf_fail(F_BEHAVIOUR, "reading PCI_COMMAND: %s", strerror(errno));
-		return;
-	}
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	if (pwrite(G.dev, &cmd, sizeof(cmd), G.cfg + PCI_COMMAND) != sizeof(cmd))
-		bf_fail(F_BEHAVIOUR, "writing PCI_COMMAND: %s", strerror(errno));
+	if (rig_vfio_set_memory(G.dev, G.cfg, on))
+		bf_fail(F_BEHAVIOUR, "%s PCI_COMMAND: %s", on ? "setting" : "clearing memory in",
+			strerror(errno));
 }
 
 /* Memory decoding off for 0-5 ms, on for 0-5, 0-40 or (now and then) 0-500 ms. */
@@ -54,12 +48,7 @@ static void *bf_ctl_memory(void *arg)
 
 static int bf_feature(uint32_t feature)
 {
-	struct vfio_device_feature f = {
-		.argsz = sizeof(f),
-		.flags = VFIO_DEVICE_FEATURE_SET | feature,
-	};
-
-	return ioctl(G.dev, VFIO_DEVICE_FEATURE, &f);
+	return rig_vfio_feature(G.dev, feature);
 }
 
 /* Low power for 0-5 ms; a second entry meanwhile must fail. */

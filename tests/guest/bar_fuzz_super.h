@@ -12,17 +12,6 @@
 
 static int bf_stall_s = 180;
 
-/* Kernel log lines that mean the kernel is broken (headlines, not context). */
-static const char *const bf_splat[] = {
-	"WARNING:", "BUG:", "kernel BUG", "Oops", "general protection fault",
-	"Unable to handle kernel", "Bad page", "bad pmd", "bad pud", "bad pte",
-	"Bad rss-counter", "Bad swap", "page_table_check", "soft lockup", "hard LOCKUP",
-	"hung task", "blocked for more than", "rcu_sched self-detected stall", "rcu: INFO",
-	"possible circular locking", "possible recursive locking", "inconsistent lock state",
-	"suspicious RCU usage", "UBSAN:", "list_add corruption", "list_del corruption",
-	"Kernel panic",
-};
-
 struct bf_kmsg {
 	int fd;
 	int splats;
@@ -33,7 +22,6 @@ struct bf_kmsg {
 static void bf_kmsg_scan(struct bf_kmsg *k)
 {
 	char rec[8192], *msg, *nl;
-	unsigned int i;
 	ssize_t n;
 
 	if (k->fd < 0)
@@ -50,12 +38,8 @@ static void bf_kmsg_scan(struct bf_kmsg *k)
 		nl = strchr(msg, '\n');
 		if (nl)
 			*nl = '\0';
-		for (i = 0; i < BF_ARRAY_SIZE(bf_splat); i++) {
-			if (strstr(msg, bf_splat[i])) {
-				k->splats++;
-				break;
-			}
-		}
+		if (rig_splat(msg))
+			k->splats++;
 		if (k->splats && k->printed < 80) {
 			k->printed++;
 			printf("# kmsg: %s\n", msg);

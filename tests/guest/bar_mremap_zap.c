@@ -67,22 +67,12 @@ static uint64_t header(uint64_t page)
 
 static int set_memory(bool on)
 {
-	uint16_t cmd;
-
-	if (pread(v.device_fd, &cmd, sizeof(cmd), cfg_off + PCI_COMMAND) != sizeof(cmd))
-		return -1;
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	return pwrite(v.device_fd, &cmd, sizeof(cmd), cfg_off + PCI_COMMAND) == sizeof(cmd) ? 0 : -1;
+	return rig_vfio_set_memory(v.device_fd, cfg_off, on);
 }
 
 static int feature(uint32_t feature)
 {
-	struct vfio_device_feature f = {
-		.argsz = sizeof(f),
-		.flags = VFIO_DEVICE_FEATURE_SET | feature,
-	};
-
-	return ioctl(v.device_fd, VFIO_DEVICE_FEATURE, &f);
+	return rig_vfio_feature(v.device_fd, feature);
 }
 
 static bool use_lowpower;
@@ -139,17 +129,10 @@ static __attribute__((noinline)) int check(volatile uint64_t *p, uint64_t page, 
 	return *got == header(page) ? 1 : -1;
 }
 
-/* Kernel log headlines that mean a page table went wrong. */
-static const char *const splats[] = {
-	"BUG:", "WARNING:", "Bad page", "bad pmd", "bad pud", "bad pte", "Oops",
-	"general protection fault", "Unable to handle kernel", "page_table_check",
-};
-
 /* Count and print the kernel log records since @fd was opened that are splats. */
 static int kmsg_splats(int fd)
 {
 	char rec[4096], *msg;
-	unsigned int i;
 	int n = 0;
 	ssize_t len;
 
@@ -160,13 +143,8 @@ static int kmsg_splats(int fd)
 		msg = strchr(rec, ';');
 		msg = msg ? msg + 1 : rec;
 		msg[strcspn(msg, "\n")] = '\0';
-		for (i = 0; i < sizeof(splats) / sizeof(splats[0]); i++) {
-			if (strstr(msg, splats[i])) {
-				if (n++ < 10)
-					printf("# kmsg: %s\n", msg);
-				break;
-			}
-		}
+		if (rig_splat(msg) && n++ < 10)
+			printf("# kmsg: %s\n", msg);
 	}
 	return n;
 }

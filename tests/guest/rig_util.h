@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 /* The kernel tree's gup_test ioctls (-I the tree); the series adds FOLLOW_PFNMAP_TEST. */
 #include "mm/gup_test.h"
@@ -106,6 +107,51 @@ static inline void rig_vfio_close(struct rig_vfio *v)
 	close(v->device_fd);
 	close(v->group_fd);
 	close(v->container_fd);
+}
+
+/* PCI_COMMAND_MEMORY on or off through the vfio config region at @cfg_off. */
+static inline int rig_vfio_set_memory(int device_fd, uint64_t cfg_off, bool on)
+{
+	uint16_t cmd;
+
+	if (pread(device_fd, &cmd, sizeof(cmd), cfg_off + PCI_COMMAND) != sizeof(cmd))
+		return -1;
+	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
+	return pwrite(device_fd, &cmd, sizeof(cmd), cfg_off + PCI_COMMAND) == sizeof(cmd) ? 0 : -1;
+}
+
+/* VFIO_DEVICE_FEATURE_SET of a feature without data (low power entry, exit). */
+static inline int rig_vfio_feature(int device_fd, uint32_t feature)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET | feature,
+	};
+
+	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &f);
+}
+
+/*
+ * Is @msg, a kernel log record, the headline of a report that the kernel is
+ * broken (not the lines of context that follow one)?
+ */
+static inline bool rig_splat(const char *msg)
+{
+	static const char *const headlines[] = {
+		"WARNING:", "BUG:", "kernel BUG", "Oops", "general protection fault",
+		"Unable to handle kernel", "Bad page", "bad pmd", "bad pud", "bad pte",
+		"Bad rss-counter", "Bad swap", "page_table_check", "soft lockup", "hard LOCKUP",
+		"hung task", "blocked for more than", "rcu_sched self-detected stall", "rcu: INFO",
+		"possible circular locking", "possible recursive locking", "inconsistent lock state",
+		"suspicious RCU usage", "UBSAN:", "list_add corruption", "list_del corruption",
+		"Kernel panic",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(headlines) / sizeof(headlines[0]); i++)
+		if (strstr(msg, headlines[i]))
+			return true;
+	return false;
 }
 
 static inline uint64_t rig_now_ns(void)
