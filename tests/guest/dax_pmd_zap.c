@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * munmap() and MADV_DONTNEED across runs of 2 MiB PMD leaves of a device DAX
+ * mapping.
+ *
+ * A DAX VMA is one that vma_is_special_huge() is true for, so its PMD leaves
+ * are zapped in runs, under one page-table lock each (patch "mm/memory: Zap
+ * runs of special PMD leaves under one lock"), as the leaves of a pfnmap are.
+ * Unlike a pfnmap's, they are devmap leaves, and the data behind them stays
+ * when they are zapped, so what a zap took away can be faulted back and
+ * checked.
+ *
+ * Maps a device DAX instance with 2 MiB alignment at a 2 MiB-aligned
+ * address and writes a pattern to runs of 1 to 9 blocks, each followed by a
+ * block left untouched (no entry). Then:
+ * - munmap() from inside one run to inside another, both ends on block
+ *   boundaries (device DAX refuses to split inside its alignment): the hole
+ *   has no entry left (ptdump shows page tables without a VMA on x86_64), the
+ *   leaves on both sides stay (exact count), reading them takes no fault and
+ *   gives the pattern;
+ * - MADV_DONTNEED over a range that starts and ends inside runs: exactly the
+ *   touched blocks in it lose their leaves, the others keep theirs, and
+ *   reading the range back faults once per block that had a leaf and finds
+ *   the pattern;
+ * - munmap() of the rest: no leaf and no page table left (VmPTE).
+ *
+ * Usage: dax_pmd_zap [/dev/dax1.0]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "rig_util.h"
+
+#define SZ_4K	4096UL
+#define SZ_2M	(2UL << 20)
+#define BLOCKS	128UL
+
+static bool touched[BLOCKS];
+
+/* Blocks [first, last) that were written. */
+static unsigned long touched_in(unsigned long first, unsigned long last)
+{
+	unsigned long b, n = 0;
+
+	for (b = first; b < last; b++)
+		n += touched[b];
+	return n;
+}
+
+/* Pages of blocks [first, last) that were written and read back wrong. */
+static unsigned long bad_pages(char *map, unsigned long first, unsigned long last, uint64_t seed)
+{
+	unsigned long b, i, bad = 0;
+
+	for (b = first; b < last; b++) {
+		if (!touched[b])
+			continue;
+		for (i = b * (SZ_2M / SZ_4K); i < (b + 1) * (SZ_2M / SZ_4K); i++)
+			if (*(volatile uint64_t *)(map + i * SZ_4K) != rig_pattern(seed, i))
+				bad++;
+	}
+	return bad;
+}
+
+static unsigned long sysfs_ul(const char *path)
+{
+	unsigned long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static void leaves(char *p, unsigned long len, struct rig_leaves *l)
+{
+	if (rig_ptdump_leaves((unsigned long)p, len, l))
+		ksft_exit_fail_msg("cannot read %s\n", RIG_PTDUMP);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dev = argc > 1 ? argv[1] : "/dev/dax1.0";
+	const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+	unsigned long size, align, len = BLOCKS * SZ_2M, b, i, run = 1, hole0, hole1, dn0, dn1;
+	unsigned long before, after, n;
+	uint64_t seed = 0xda7a2;
+	struct rig_leaves l, l2;
+	long pte0, flt;
+	char path[256];
+	char *map;
+	int fd;
+
+	ksft_print_header();
+	ksft_set_plan(9);
+
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", name);
+	size = sysfs_ul(path);
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name);
+	align = sysfs_ul(path);
+	ksft_print_msg("%s: size %lu MiB, align %lu KiB\n", dev, size >> 20, align >> 10);
+	if (size < len || align != SZ_2M)
+		ksft_exit_fail_msg("need a device DAX of at least %lu MiB with 2 MiB alignment\n",
+				   len >> 20);
+	fd = open(dev, O_RDWR);
+	if (fd < 0)
+		ksft_exit_fail_msg("open %s: %s\n", dev, strerror(errno));
+
+	pte0 = rig_vmpte_kb();
+	map = rig_mmap_aligned(fd, 0, len, SZ_2M, PROT_READ | PROT_WRITE);
+	if (map == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+
+	/* Runs of 1, 2, ... 9, 1, 2, ... blocks, each followed by one untouched block. */
+	for (b = 0; b < BLOCKS; ) {
+		for (i = 0; i < run && b < BLOCKS; i++, b++)
+			touched[b] = true;
+		b++;
+		run = run % 9 + 1;
+	}
+	flt = rig_minflt();
+	for (b = 0; b < BLOCKS; b++)
+		if (touched[b])
+			for (i = b * (SZ_2M / SZ_4K); i < (b + 1) * (SZ_2M / SZ_4K); i++)
+				*(volatile uint64_t *)(map + i * SZ_4K) = rig_pattern(seed, i);
+	flt = rig_minflt() - flt;
+	leaves(map, len, &l);
+	ksft_test_result(l.count[RIG_PMD] == touched_in(0, BLOCKS) && !l.bytes[RIG_PTE] &&
+			 !l.bytes[RIG_PUD] && flt == (long)touched_in(0, BLOCKS),
+			 "%lu written blocks: one fault and one PMD leaf each (faults %ld, ptdump pud=%lu pmd=%lu pte=%lu)\n",
+			 touched_in(0, BLOCKS), flt, l.count[RIG_PUD], l.count[RIG_PMD],
+			 l.count[RIG_PTE]);
+
+	/*
+	 * The hole: from block 16 (inside the run 14-18) to block 85 (inside
+	 * the run 81-87). Every run in between is zapped whole, and the zap
+	 * must stop at 85, with leaves after it.
+	 */
+	hole0 = 16;
+	hole1 = 85;
+	if (!touched[hole0 - 1] || !touched[hole0] || !touched[hole1 - 1] || !touched[hole1])
+		ksft_exit_fail_msg("the run layout changed: the hole's ends are not inside runs\n");
+	before = touched_in(0, hole0);
+	after = touched_in(hole1, BLOCKS);
+	ksft_test_result(!munmap(map + hole0 * SZ_2M, (hole1 - hole0) * SZ_2M),
+			 "munmap of blocks %lu-%lu\n", hole0, hole1 - 1);
+	leaves(map + hole0 * SZ_2M, (hole1 - hole0) * SZ_2M, &l);
+	ksft_test_result(!l.count[RIG_PMD] && !l.count[RIG_PTE] && !l.count[RIG_PUD],
+			 "no leaf left in the hole (ptdump pmd=%lu pte=%lu)\n", l.count[RIG_PMD],
+			 l.count[RIG_PTE]);
+	leaves(map, hole0 * SZ_2M, &l);
+	leaves(map + hole1 * SZ_2M, len - hole1 * SZ_2M, &l2);
+	flt = rig_minflt();
+	n = bad_pages(map, 0, hole0, seed) + bad_pages(map, hole1, BLOCKS, seed);
+	flt = rig_minflt() - flt;
+	ksft_test_result(l.count[RIG_PMD] == before && l2.count[RIG_PMD] == after && !flt && !n,
+			 "the leaves on both sides stay: %lu and %lu (want %lu and %lu), read with %ld faults, %lu bad pages\n",
+			 l.count[RIG_PMD], l2.count[RIG_PMD], before, after, flt, n);
+
+	/*
+	 * MADV_DONTNEED from block 92 (inside the run 89-96) to block 119
+	 * (inside the run 117-120), after the hole.
+	 */
+	dn0 = 92;
+	dn1 = 119;
+	if (!touched[dn0 - 1] || !touched[dn0] || !touched[dn1 - 1] || !touched[dn1])
+		ksft_exit_fail_msg("the run layout changed: the MADV_DONTNEED range's ends are not inside runs\n");
+	ksft_test_result(!madvise(map + dn0 * SZ_2M, (dn1 - dn0) * SZ_2M, MADV_DONTNEED),
+			 "MADV_DONTNEED of blocks %lu-%lu\n", dn0, dn1 - 1);
+	leaves(map + dn0 * SZ_2M, (dn1 - dn0) * SZ_2M, &l);
+	leaves(map + hole1 * SZ_2M, len - hole1 * SZ_2M, &l2);
+	ksft_test_result(!l.count[RIG_PMD] && !l.count[RIG_PTE] &&
+			 l2.count[RIG_PMD] == after - touched_in(dn0, dn1),
+			 "exactly the range lost its leaves (in it: %lu; after the hole: %lu, want %lu)\n",
+			 l.count[RIG_PMD], l2.count[RIG_PMD], after - touched_in(dn0, dn1));
+	flt = rig_minflt();
+	n = bad_pages(map, dn0, dn1, seed);
+	flt = rig_minflt() - flt;
+	ksft_test_result(flt == (long)touched_in(dn0, dn1) && !n,
+			 "reading the range back: %ld faults (want %lu), %lu bad pages\n", flt,
+			 touched_in(dn0, dn1), n);
+	leaves(map + hole1 * SZ_2M, len - hole1 * SZ_2M, &l2);
+	ksft_test_result(l2.count[RIG_PMD] == after && !l2.count[RIG_PTE],
+			 "and maps them with PMD leaves again (%lu, want %lu)\n", l2.count[RIG_PMD],
+			 after);
+
+	munmap(map, hole0 * SZ_2M);
+	munmap(map + hole1 * SZ_2M, len - hole1 * SZ_2M);
+	leaves(map, len, &l);
+	ksft_test_result(!l.count[RIG_PMD] && !l.count[RIG_PTE] && rig_vmpte_kb() <= pte0,
+			 "munmap of the rest: no leaf left, VmPTE back to %ld kB (now %ld kB)\n", pte0,
+			 rig_vmpte_kb());
+	close(fd);
+	ksft_finished();
+	return 0;
+}
