@@ -7,7 +7,8 @@
  * bar_bench --bdf BDF [--size BYTES] [--mode noiommu|type1]
  *	For a 1 GiB-aligned, a 2 MiB-aligned and a 1 MiB-skewed address, print
  *	the first access (median over fresh mappings: first_access_us()), the
- *	faults, page-table memory and time it takes to touch every 4 KiB page, the cost of random 8-byte reads across the BAR (TLB reach), and
+ *	faults, page-table memory and time it takes to touch every 4 KiB
+ *	page, the cost of random 8-byte reads across the BAR (TLB reach), and
  *	the munmap time (each case's first fault is taken once, untimed,
  *	before any is measured, and the process's TLB is flushed, untimed,
  *	before each timed munmap: flush_own_tlb()). The leaves (pud/pmd/pte
@@ -26,7 +27,7 @@
  *	- N processes (default 8) mapping the first device's BAR at once;
  *	- "floor": munmap of the first BAR mapped but never touched and of an
  *	  anonymous mapping of its size, the kernel's munmap path without any
- *	  leaf, a system call that does nothing, and a read fault on a page
+ *	  leaf, a system call that does nothing, and a write fault on a page
  *	  cache page (median of FLOOR_REPS each; munmap_floor()).
  *	For each row: faults and page-table memory (VmPTE growth, summed over
  *	mappings and processes), first access (first_access_us(), in each
