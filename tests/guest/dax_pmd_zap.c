@@ -71,19 +71,6 @@ static unsigned long bad_pages(char *map, unsigned long first, unsigned long las
 	return bad;
 }
 
-static unsigned long sysfs_ul(const char *path)
-{
-	unsigned long v = 0;
-	FILE *f = fopen(path, "r");
-
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 static void leaves(char *p, unsigned long len, struct rig_leaves *l)
 {
 	if (rig_ptdump_leaves((unsigned long)p, len, l))
@@ -107,9 +94,9 @@ int main(int argc, char **argv)
 	ksft_set_plan(9);
 
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", name);
-	size = sysfs_ul(path);
+	size = rig_sysfs_ul(path);
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name);
-	align = sysfs_ul(path);
+	align = rig_sysfs_ul(path);
 	ksft_print_msg("%s: size %lu MiB, align %lu KiB\n", dev, size >> 20, align >> 10);
 	if (size < len || align != SZ_2M)
 		ksft_exit_fail_msg("need a device DAX of at least %lu MiB with 2 MiB alignment\n",

@@ -217,6 +217,20 @@ static inline void *rig_mmap_aligned(int fd, off_t offset, size_t len, size_t al
 	return p;
 }
 
+/* The unsigned number in sysfs file @path, 0 if it cannot be read. */
+static inline unsigned long rig_sysfs_ul(const char *path)
+{
+	unsigned long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
 static inline long rig_minflt(void)
 {
 	struct rusage ru;
