@@ -59,15 +59,12 @@ static unsigned long touched_in(unsigned long first, unsigned long last)
 /* Pages of blocks [first, last) that were written and read back wrong. */
 static unsigned long bad_pages(char *map, unsigned long first, unsigned long last, uint64_t seed)
 {
-	unsigned long b, i, bad = 0;
+	unsigned long b, bad = 0;
 
-	for (b = first; b < last; b++) {
-		if (!touched[b])
-			continue;
-		for (i = b * (SZ_2M / SZ_4K); i < (b + 1) * (SZ_2M / SZ_4K); i++)
-			if (*(volatile uint64_t *)(map + i * SZ_4K) != rig_pattern(seed, i))
-				bad++;
-	}
+	for (b = first; b < last; b++)
+		if (touched[b])
+			bad += rig_bad_pattern_pages(map + b * SZ_2M, b * (SZ_2M / SZ_4K), SZ_2M,
+						     seed);
 	return bad;
 }
 

@@ -53,17 +53,6 @@ static bool access_faults(volatile char *p, bool write)
 	return faulted != 0;
 }
 
-/* Pages of [p, p + len) whose pattern is wrong; p is page @first of the mapping. */
-static unsigned long bad_pages(char *p, unsigned long first, unsigned long len, uint64_t seed)
-{
-	unsigned long i, bad = 0;
-
-	for (i = 0; i < len / SZ_4K; i++)
-		if (*(volatile uint64_t *)(p + i * SZ_4K) != rig_pattern(seed, first + i))
-			bad++;
-	return bad;
-}
-
 static void leaf_state(char *p, unsigned long len, struct rig_leaves *l)
 {
 	if (rig_ptdump_leaves((unsigned long)p, len, l))
@@ -121,7 +110,7 @@ int main(int argc, char **argv)
 			 l.count[RIG_PUD], l.unmapped, l.writable);
 	ksft_test_result(access_faults(map + 12345, true) && access_faults(map + SZ_1G - 1, true),
 			 "writes to the read-only leaf fault\n");
-	ksft_test_result(!access_faults(map + SZ_1G + 5, true) && !bad_pages(map, 0, len, seed),
+	ksft_test_result(!access_faults(map + SZ_1G + 5, true) && !rig_bad_pattern_pages(map, 0, len, seed),
 			 "reads see the data, the other leaf stays writable\n");
 	leaf_state(map, SZ_1G, &l);
 	ksft_test_result(l.count[RIG_PUD] == 1,
@@ -141,7 +130,7 @@ int main(int argc, char **argv)
 	ksft_test_result(l.count[RIG_PUD] == 1 && l.writable == SZ_1G,
 			 "leaf 0 is a writable PUD leaf again without a fault (pud=%lu, writable %llu bytes)\n",
 			 l.count[RIG_PUD], l.writable);
-	ksft_test_result(!access_faults(map + 64, true) && !bad_pages(map, 0, len, seed),
+	ksft_test_result(!access_faults(map + 64, true) && !rig_bad_pattern_pages(map, 0, len, seed),
 			 "data intact and writable again\n");
 	leaf_state(map, len, &l);
 	ksft_test_result(l.count[RIG_PUD] == 2 && !l.unmapped,
@@ -161,7 +150,7 @@ int main(int argc, char **argv)
 	ksft_test_result(munmap(map + SZ_1G + SZ_2M, SZ_2M) == -1 && errno == EINVAL,
 			 "munmap of 2 MiB inside a leaf fails with EINVAL (errno %d)\n", errno);
 	ksft_test_result(!access_faults(map + SZ_2M + 8, true) && !access_faults(map + SZ_1G + SZ_2M + 8, true) &&
-			 !bad_pages(map, 0, len, seed),
+			 !rig_bad_pattern_pages(map, 0, len, seed),
 			 "after the refused splits the mapping is intact and writable\n");
 
 	/* mremap of the whole mapping to another 1 GiB-aligned address moves the leaves. */
@@ -179,11 +168,11 @@ int main(int argc, char **argv)
 		if (q != dst)
 			ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
 		map = q;
-		ksft_test_result(!bad_pages(map, 0, len, seed), "data intact after mremap\n");
+		ksft_test_result(!rig_bad_pattern_pages(map, 0, len, seed), "data intact after mremap\n");
 	}
 
 	/* munmap of one whole leaf, then the other. */
-	ksft_test_result(!munmap(map, SZ_1G) && !bad_pages(map + SZ_1G, SZ_1G / SZ_4K, SZ_1G, seed),
+	ksft_test_result(!munmap(map, SZ_1G) && !rig_bad_pattern_pages(map + SZ_1G, SZ_1G / SZ_4K, SZ_1G, seed),
 			 "munmap of leaf 0 leaves leaf 1 intact\n");
 	ksft_test_result(!munmap(map + SZ_1G, SZ_1G), "munmap of leaf 1\n");
 	close(fd);

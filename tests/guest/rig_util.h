@@ -300,6 +300,21 @@ static inline uint64_t rig_pattern(uint64_t seed, uint64_t page)
 	return x;
 }
 
+/*
+ * The 4 KiB pages of [@p, @p + @len) whose first word is not
+ * rig_pattern(@seed, page), where @p is page @first of the pattern.
+ */
+static inline unsigned long rig_bad_pattern_pages(const char *p, uint64_t first,
+						  unsigned long len, uint64_t seed)
+{
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < len / 4096; i++)
+		if (*(const volatile uint64_t *)(p + i * 4096) != rig_pattern(seed, first + i))
+			bad++;
+	return bad;
+}
+
 enum { RIG_PTE, RIG_PMD, RIG_PUD, RIG_NR_LEVELS };
 
 struct rig_leaves {
