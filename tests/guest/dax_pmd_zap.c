@@ -22,6 +22,12 @@
  *   touched blocks in it lose their leaves, the others keep theirs, and
  *   reading the range back faults once per block that had a leaf and finds
  *   the pattern;
+ * - fork() with the blocks before the hole mapped: the child finds the
+ *   pattern there and PMD leaves only, and the parent keeps its leaves;
+ * - mremap() of blocks from inside one run to inside another, after the
+ *   hole, to a fresh 2 MiB-aligned place: each leaf moves whole (the new
+ *   place reads back with no fault), the old place keeps no entry, and the
+ *   blocks on both sides keep theirs;
  * - munmap() of the rest: no leaf and no page table left (VmPTE).
  *
  * Usage: dax_pmd_zap [/dev/dax1.0]
@@ -35,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -68,6 +75,18 @@ static unsigned long bad_pages(char *map, unsigned long first, unsigned long las
 	return bad;
 }
 
+/* Pages of blocks [first, last), now mapped at @p, that were written and read back wrong. */
+static unsigned long bad_pages_at(char *p, unsigned long first, unsigned long last, uint64_t seed)
+{
+	unsigned long b, bad = 0;
+
+	for (b = first; b < last; b++)
+		if (touched[b])
+			bad += rig_bad_pattern_pages(p + (b - first) * SZ_2M, b * (SZ_2M / SZ_4K),
+						     SZ_2M, seed);
+	return bad;
+}
+
 static void leaves(char *p, unsigned long len, struct rig_leaves *l)
 {
 	if (rig_ptdump_leaves((unsigned long)p, len, l))
@@ -79,16 +98,17 @@ int main(int argc, char **argv)
 	const char *dev = argc > 1 ? argv[1] : "/dev/dax1.0";
 	const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
 	unsigned long size, align, len = BLOCKS * SZ_2M, b, i, run = 1, hole0, hole1, dn0, dn1;
-	unsigned long before, after, n;
+	unsigned long before, after, n, mv0, mv1;
 	uint64_t seed = 0xda7a2;
 	struct rig_leaves l, l2;
 	long pte0, flt;
 	char path[256];
-	char *map;
-	int fd;
+	char *map, *dst;
+	int fd, status;
+	pid_t pid;
 
 	ksft_print_header();
-	ksft_set_plan(9);
+	ksft_set_plan(13);
 
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", name);
 	size = rig_sysfs_ul(path);
@@ -180,6 +200,65 @@ int main(int argc, char **argv)
 			 "and maps them with PMD leaves again (%lu, want %lu)\n", l2.count[RIG_PMD],
 			 after);
 
+	/*
+	 * fork() with blocks 0-15 mapped. A shared DAX mapping's entries are
+	 * not copied: the child faults its own leaves in (or, were they
+	 * copied, finds the parent's), and must read the pattern either way.
+	 */
+	leaves(map, hole0 * SZ_2M, &l);
+	pid = fork();
+	if (!pid) {
+		n = bad_pages(map, 0, hole0, seed);
+		leaves(map, hole0 * SZ_2M, &l2);
+		_exit(n ? 1 : l2.count[RIG_PMD] != touched_in(0, hole0) || l2.bytes[RIG_PTE] ? 2 : 0);
+	}
+	status = -1;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	ksft_test_result(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+			 "fork: the child reads the pattern through %lu PMD leaves of its own (status %#x: 1 bad pages, 2 other leaves)\n",
+			 touched_in(0, hole0), status);
+	leaves(map, hole0 * SZ_2M, &l2);
+	ksft_test_result(l2.count[RIG_PMD] == l.count[RIG_PMD] && l.count[RIG_PMD] == before,
+			 "fork: the parent keeps its %lu leaves (%lu after the child)\n", before,
+			 l2.count[RIG_PMD]);
+
+	/*
+	 * mremap() of blocks 86 (inside the run 81-87) to 99 (inside the run
+	 * 98-106) to a fresh 2 MiB-aligned place.
+	 */
+	mv0 = 86;
+	mv1 = 100;
+	if (!touched[mv0 - 1] || !touched[mv0] || !touched[mv1 - 1] || !touched[mv1])
+		ksft_exit_fail_msg("the run layout changed: the mremap range's ends are not inside runs\n");
+	dst = rig_mmap_aligned(-1, 0, (mv1 - mv0) * SZ_2M, SZ_2M, PROT_NONE);
+	if (dst != MAP_FAILED)
+		dst = mremap(map + mv0 * SZ_2M, (mv1 - mv0) * SZ_2M, (mv1 - mv0) * SZ_2M,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (dst == MAP_FAILED)
+		ksft_exit_fail_msg("mremap of blocks %lu-%lu: %s\n", mv0, mv1 - 1, strerror(errno));
+	leaves(dst, (mv1 - mv0) * SZ_2M, &l);
+	leaves(map + mv0 * SZ_2M, (mv1 - mv0) * SZ_2M, &l2);
+	n = 0;
+	{
+		struct rig_leaves a, b2;
+
+		leaves(map + hole1 * SZ_2M, (mv0 - hole1) * SZ_2M, &a);
+		leaves(map + mv1 * SZ_2M, len - mv1 * SZ_2M, &b2);
+		n = a.count[RIG_PMD] + b2.count[RIG_PMD];
+	}
+	ksft_test_result(l.count[RIG_PMD] == touched_in(mv0, mv1) && !l.bytes[RIG_PTE] &&
+			 !l2.count[RIG_PMD] && !l2.count[RIG_PTE] &&
+			 n == after - touched_in(mv0, mv1),
+			 "mremap of blocks %lu-%lu: %lu PMD leaves at the new place (want %lu, %lu PTE bytes), %lu left behind, %lu on both sides (want %lu)\n",
+			 mv0, mv1 - 1, l.count[RIG_PMD], touched_in(mv0, mv1), l.bytes[RIG_PTE],
+			 l2.count[RIG_PMD] + l2.count[RIG_PTE], n, after - touched_in(mv0, mv1));
+	flt = rig_minflt();
+	n = bad_pages_at(dst, mv0, mv1, seed);
+	flt = rig_minflt() - flt;
+	ksft_test_result(!flt && !n, "reading the moved blocks: %ld faults, %lu bad pages\n", flt, n);
+
+	munmap(dst, (mv1 - mv0) * SZ_2M);
 	munmap(map, hole0 * SZ_2M);
 	munmap(map + hole1 * SZ_2M, len - hole1 * SZ_2M);
 	leaves(map, len, &l);

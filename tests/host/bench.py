@@ -47,14 +47,21 @@ ALIGN_METRICS = [
 # Counts are compared exactly; times within the noise.
 COUNTS = {"faults", "vmpte_kB"}
 ALIGN_ROWS = ["1G-aligned", "2M-aligned", "1M-skewed"]
-# The kernel's munmap path without leaves (bar_bench's munmap_floor()): shown
-# apart, not a row of the comparison.
+# The kernel's own paths (bar_bench's floor_row()): the munmap path without
+# leaves, the entry and fault paths, the first BAR's first access with each
+# write right after a munmap, and the device DAX control (1 GiB leaves that
+# 6.1 maps without the series; x86_64). Shown apart, not rows of the
+# comparison.
 FLOOR_ROW = "floor"
 FLOOR_METRICS = [
     ("bar_untouched_munmap_us", "munmap, BAR mapped, untouched", "us"),
     ("anon_untouched_munmap_us", "munmap, anonymous, untouched", "us"),
     ("syscall_us", "system call (getppid)", "us"),
     ("minor_fault_us", "write fault, page-cache page", "us"),
+    ("bar_first_after_munmap_us", "BAR first access after munmap", "us"),
+    ("dax_first_us", "DAX 1G: first access", "us"),
+    ("dax_first_after_munmap_us", "DAX 1G: first after munmap", "us"),
+    ("dax_munmap_us", "DAX 1G: munmap of one leaf", "us"),
 ]
 
 
@@ -303,10 +310,13 @@ def floor_table(bench, kinds):
     if not any(bench.values(k, FLOOR_ROW, FLOOR_METRICS[0][0]) for k in kinds):
         return []
     names = ["6.1" if k == "base" else k for k in kinds]
-    lines = ["== Floors: the kernel's own paths, no BAR leaf involved (median of each boot's calls)",
+    lines = ["== Floors and the control: the kernel's own paths (median of each boot's calls)",
              "A row's munmap is the munmap floor plus its leaves; a first access is a fault",
              "(the write-fault floor: entry, fault path, one PTE) plus the BAR's leaf.",
-             "The series changes none of these paths.",
+             "The series changes none of these paths. The rows' first access writes to mappings",
+             "made first; \"after munmap\" writes to each right after unmapping the one before.",
+             "DAX 1G: device DAX with 1 GiB leaves, which 6.1 maps without the series (x86_64):",
+             "what 6.1's own fault and munmap paths cost a PUD leaf against 6.12's.",
              "{:<32}".format("") + "".join("{:>16}".format(n) for n in names),
              "-" * (32 + 16 * len(kinds))]
     for key, label, unit in FLOOR_METRICS:
@@ -360,6 +370,11 @@ def goals(bench, peer, arch):
                         behind.append("  {:<13} {:<20} (munmap floor, untouched BAR: series {:.1f} us vs {} {:.1f} us;"
                                       " the gap is {:.0f} us, the floor's {:.0f} us per munmap)".format(
                                           "", "", fs, peer, fp, 1000 * (median(vs) - median(vp)), fs - fp))
+                    dkey = {"first_access_us": "dax_first_us", "munmap_ms": "dax_munmap_us"}.get(key)
+                    db, dp = bench.med("base", FLOOR_ROW, dkey), bench.med(peer, FLOOR_ROW, dkey)
+                    if dkey and db is not None and dp is not None:
+                        behind.append("  {:<13} {:<20} (control, device DAX 1 GiB leaf without the series:"
+                                      " 6.1 {:.2f} us vs {} {:.2f} us)".format("", "", db, peer, dp))
         out.append("[{}] series ahead of or equal to {} on every row within noise ({} numbers compared{})".format(
             verdict(compared and not nbehind), peer, compared,
             "; behind on {}:".format(nbehind) if nbehind else ""))
@@ -524,9 +539,11 @@ def main():
     out.append("== Scale: every mapping 1 GiB-aligned, vfio type1 behind the vIOMMU")
     out.append("touch: the benchmark writes every 4 KiB of a 2 GiB BAR, every 2 MiB of a larger one")
     out.append("(its host backing is a sparse tmpfs file, where each 4 KiB touched costs a host page);")
-    out.append("every BAR is touched that way once, untimed, before the rows.")
-    out.append("first access: median of 7 fresh mappings, each written once and unmapped, just")
-    out.append("before the row's own mapping (a single write under TCG measures what came before it).")
+    out.append("every BAR is touched that way once, untimed, before the rows (the first also")
+    out.append("DMA-mapped and unmapped, so that no row is the first to run those paths).")
+    out.append("first access: median of 7 fresh mappings, all made first, then each written once,")
+    out.append("just before the row's own mapping (a single write under TCG measures what came")
+    out.append("before it; a write right after a munmap, what the munmap left: see the floors).")
     out.append("NxSIZE: N devices in one process (first access: mean; other times: total);")
     out.append("1xSIZE-Nprocs: N processes mapping one BAR at once (first access: mean; other")
     out.append("times: wall clock of the phase in all of them; faults and VmPTE summed).")

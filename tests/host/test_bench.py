@@ -8,7 +8,8 @@ synthetic boots (meta.env and results.log with BENCH lines, as scripts/bench
 and bar_bench leave them), runs bench.py's goal code on them and checks the
 verdict: the comparison with the peer within noise, the count of rows
 behind, the munmap floor kept out of the comparison and shown next to a
-munmap row that is behind, and the fault count compared exactly.
+munmap row that is behind, the device DAX control next to it when the
+boots have it, and the fault count compared exactly.
 
 Prints one "PASS|FAIL host: bench report: <case>" line per case, the format
 of scripts/check's stage results; exits 1 if any case failed.
@@ -48,11 +49,13 @@ def report(spec):
                 b.scale_rows())
 
 
-def kernels(series_munmap, peer_munmap, series_faults=2, floor=True):
+def kernels(series_munmap, peer_munmap, series_faults=2, floor=True, dax=False):
     def lines(f, m, d, fb):
         out = [ROW.format(f=f, m=m, d=d)]
         if floor:
-            out.append(FLOOR.format(b=fb, a=4 * fb))
+            # The device DAX control: its munmap costs what the floor does, plus 2 us.
+            out.append(FLOOR.format(b=fb, a=4 * fb) +
+                       (" dax_first_us=3.00 dax_munmap_us={:.1f}".format(fb + 2) if dax else ""))
         return out
     return {
         "base": [lines(1, 50.0, 600.0, 30.0), lines(1, 52.0, 610.0, 31.0)],
@@ -90,6 +93,16 @@ def main():
     ok &= check("a munmap row behind: the floor's difference next to it",
                 any("munmap floor, untouched BAR: series 20.0 us vs 6.12 12.0 us" in l for l in goals),
                 goals)
+
+    goals, floor, _ = report(kernels([0.40, 0.42], [0.10, 0.11], dax=True))
+    ok &= check("a munmap row behind, with the device DAX control: 6.1's and the peer's next to it",
+                any("control, device DAX 1 GiB leaf without the series: 6.1 32.50 us vs 6.12 14.00 us" in l
+                    for l in goals)
+                and any(l.startswith("DAX 1G: munmap of one leaf") and "32.5 us" in l for l in floor),
+                goals + floor)
+    goals, _, _ = report(kernels([0.40, 0.42], [0.10, 0.11]))
+    ok &= check("without the control's numbers: no control line",
+                not any("control, device DAX" in l for l in goals), goals)
 
     goals, floor, _ = report(kernels([0.40, 0.42], [0.10, 0.11], floor=False))
     ok &= check("without floor numbers: no floor section, no floor line",
