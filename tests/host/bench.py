@@ -314,12 +314,15 @@ def floor_table(bench, kinds):
              "A row's munmap is the munmap floor plus its leaves; a first access is a fault",
              "(the write-fault floor: entry, fault path, one PTE) plus the BAR's leaf.",
              "The series changes none of these paths. The rows' first access writes to mappings",
-             "made first; \"after munmap\" writes to each right after unmapping the one before.",
-             "DAX 1G: device DAX with 1 GiB leaves, which 6.1 maps without the series (x86_64):",
-             "what 6.1's own fault and munmap paths cost a PUD leaf against 6.12's.",
-             "{:<32}".format("") + "".join("{:>16}".format(n) for n in names),
-             "-" * (32 + 16 * len(kinds))]
+             "made first; \"after munmap\" writes to each right after unmapping the one before."]
+    if any(bench.values(k, FLOOR_ROW, "dax_munmap_us") for k in kinds):
+        lines += ["DAX 1G: device DAX with 1 GiB leaves, which 6.1 maps without the series (x86_64):",
+                  "what 6.1's own fault and munmap paths cost a PUD leaf against 6.12's."]
+    lines += ["{:<32}".format("") + "".join("{:>16}".format(n) for n in names),
+              "-" * (32 + 16 * len(kinds))]
     for key, label, unit in FLOOR_METRICS:
+        if not any(bench.values(k, FLOOR_ROW, key) for k in kinds):
+            continue  # the device DAX control exists on x86_64 only
         cells = []
         for k in kinds:
             m, s = bench.med(k, FLOOR_ROW, key), bench.noise(k, FLOOR_ROW, key)
