@@ -481,6 +481,45 @@ static void print_row(const char *name, unsigned int bars, unsigned int procs,
 }
 
 /*
+ * Map the BARs of @devs at 1 GiB-aligned addresses into @p. Returns the
+ * number mapped: @n, or the index of the one that failed, with those before
+ * it unmapped again and errno kept.
+ */
+static unsigned int map_row(struct scale_dev **devs, unsigned int n, char **p)
+{
+	unsigned int i, j;
+	int e;
+
+	for (i = 0; i < n; i++) {
+		p[i] = rig_mmap_aligned(devs[i]->device_fd, devs[i]->offset, devs[i]->size, SZ_1G,
+					PROT_READ | PROT_WRITE);
+		if (p[i] == MAP_FAILED) {
+			e = errno;
+			for (j = 0; j < i; j++)
+				munmap(p[j], devs[j]->size);
+			errno = e;
+			return i;
+		}
+	}
+	return n;
+}
+
+/* Unmap what map_row() mapped, in order, each after flush_own_tlb(); time each into @s. */
+static void unmap_row(struct scale_dev **devs, unsigned int n, char **p, struct sample *s)
+{
+	unsigned int i;
+	uint64_t t0;
+
+	for (i = 0; i < n; i++) {
+		flush_own_tlb();
+		t0 = rig_now_ns();
+		munmap(p[i], devs[i]->size);
+		if (s)
+			s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
+	}
+}
+
+/*
  * @n devices of one process, each mapped, populated (one word written per
  * @stride bytes), DMA-mapped and unmapped in turn.
  */
@@ -491,7 +530,7 @@ static bool scale_devices(const char *name, struct scale_dev **devs, unsigned in
 	struct sample s[MAX_DEVS] = { 0 }, t = { 0 };
 	double first[MAX_DEVS];
 	char leaves[64] = "-";
-	uint64_t iova = IOVA_BASE, t0;
+	uint64_t iova = IOVA_BASE;
 	unsigned int i;
 	long pte0;
 	bool ok = true;
@@ -505,32 +544,20 @@ static bool scale_devices(const char *name, struct scale_dev **devs, unsigned in
 	 * the series, the second munmap of the first 4x2G row took 1.0 to 1.4
 	 * ms, and the same munmap 0.1 ms when the row was run again.
 	 */
-	for (i = 0; i < n; i++) {
-		p[i] = rig_mmap_aligned(devs[i]->device_fd, devs[i]->offset, devs[i]->size, SZ_1G,
-					PROT_READ | PROT_WRITE);
-		if (p[i] != MAP_FAILED)
+	if (map_row(devs, n, p) == n) {
+		for (i = 0; i < n; i++)
 			*(volatile uint64_t *)p[i] = *(volatile uint64_t *)p[i];
-	}
-	for (i = 0; i < n; i++) {
-		if (p[i] == MAP_FAILED)
-			continue;
-		flush_own_tlb();
-		munmap(p[i], devs[i]->size);
+		unmap_row(devs, n, p, NULL);
 	}
 
 	for (i = 0; i < n; i++)
 		first[i] = first_access_us(devs[i]->device_fd, devs[i]->offset, devs[i]->size, 0,
 					   false);
-	for (i = 0; i < n; i++) {
-		p[i] = rig_mmap_aligned(devs[i]->device_fd, devs[i]->offset, devs[i]->size, SZ_1G,
-					PROT_READ | PROT_WRITE);
-		if (p[i] == MAP_FAILED) {
-			ksft_test_result_fail("%s: mmap of %s failed: %s\n", name, devs[i]->bdf,
-					      strerror(errno));
-			while (i--)
-				munmap(p[i], devs[i]->size);
-			return false;
-		}
+	i = map_row(devs, n, p);
+	if (i < n) {
+		ksft_test_result_fail("%s: mmap of %s failed: %s\n", name, devs[i]->bdf,
+				      strerror(errno));
+		return false;
 	}
 	for (i = 0; i < n; i++)
 		cover[i] = cover_lower_region(p[i], devs[i]->size);
@@ -566,12 +593,7 @@ static bool scale_devices(const char *name, struct scale_dev **devs, unsigned in
 			s[i].bad |= unmap_dma(iova, devs[i]->size, &s[i].unmap_ms);
 		iova += devs[i]->size;
 	}
-	for (i = 0; i < n; i++) {
-		flush_own_tlb();
-		t0 = rig_now_ns();
-		munmap(p[i], devs[i]->size);
-		s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
-	}
+	unmap_row(devs, n, p, s);
 	for (i = 0; i < n; i++)
 		if (cover[i])
 			munmap(cover[i], SZ_4K);
