@@ -119,34 +119,42 @@ static int cmp_double(const void *a, const void *b)
  */
 #define FIRST_REPS	7
 
+/* The time of one write to @p, in us: the first one takes its fault. */
+static double write_us(char *p)
+{
+	uint64_t t0;
+
+	rig_now_ns();
+	t0 = rig_now_ns();
+	*(volatile uint64_t *)p = 0;
+	return (rig_now_ns() - t0) / 1e3;
+}
+
 static double first_access_us(int fd, off_t offset, unsigned long long len, unsigned long skew,
 			      bool after_munmap)
 {
 	char *p[FIRST_REPS];
 	double us[FIRST_REPS];
 	unsigned int i, n = 0;
-	uint64_t t0;
 
-	for (i = 0; i < FIRST_REPS; i++) {
-		p[i] = MAP_FAILED;
-		if (!after_munmap)
+	if (after_munmap) {
+		for (i = 0; i < FIRST_REPS; i++) {
+			p[0] = map_fd_skewed(fd, offset, len, skew);
+			if (p[0] == MAP_FAILED)
+				continue;
+			us[n++] = write_us(p[0]);
+			munmap(p[0], len);
+		}
+	} else {
+		for (i = 0; i < FIRST_REPS; i++)
 			p[i] = map_fd_skewed(fd, offset, len, skew);
+		for (i = 0; i < FIRST_REPS; i++)
+			if (p[i] != MAP_FAILED)
+				us[n++] = write_us(p[i]);
+		for (i = 0; i < FIRST_REPS; i++)
+			if (p[i] != MAP_FAILED)
+				munmap(p[i], len);
 	}
-	for (i = 0; i < FIRST_REPS; i++) {
-		if (after_munmap)
-			p[i] = map_fd_skewed(fd, offset, len, skew);
-		if (p[i] == MAP_FAILED)
-			continue;
-		rig_now_ns();
-		t0 = rig_now_ns();
-		*(volatile uint64_t *)p[i] = 0;
-		us[n++] = (rig_now_ns() - t0) / 1e3;
-		if (after_munmap)
-			munmap(p[i], len);
-	}
-	for (i = 0; i < FIRST_REPS; i++)
-		if (!after_munmap && p[i] != MAP_FAILED)
-			munmap(p[i], len);
 	if (!n)
 		return -1;
 	qsort(us, n, sizeof(us[0]), cmp_double);
@@ -200,6 +208,17 @@ static void flush_own_tlb(void)
 		*(volatile char *)q = 1;
 		munmap(q, SZ_4K);
 	}
+}
+
+/* munmap() of [@p, @p + @len) after flush_own_tlb(): its time in us. */
+static double munmap_us(char *p, unsigned long long len)
+{
+	uint64_t t0;
+
+	flush_own_tlb();
+	t0 = rig_now_ns();
+	munmap(p, len);
+	return (rig_now_ns() - t0) / 1e3;
 }
 
 /* Both rig kernels have 4-level tables: a top-level entry spans 512 GiB. */
@@ -314,10 +333,7 @@ static int bench_alignments(const char *bdf, unsigned long len, bool type1)
 				 "%s: %s, data reads back (checksum %llx)\n", cases[c].name,
 				 have_leaves ? "fully mapped" : "mapping not seen (" RIG_PTDUMP_WHY ")",
 				 (unsigned long long)sum);
-		flush_own_tlb();
-		t0 = rig_now_ns();
-		munmap(p, len);
-		unmap_ms = (rig_now_ns() - t0) / 1e6;
+		unmap_ms = munmap_us(p, len) / 1e3;
 		if (cover)
 			munmap(cover, SZ_4K);
 		ksft_print_msg("BENCH %s size_MiB=%lu faults=%ld vmpte_kB=%ld leaves=%s first_access_us=%.1f populate_ms=%.2f rand_read_ns=%.1f munmap_ms=%.2f\n",
@@ -508,14 +524,12 @@ static unsigned int map_row(struct scale_dev **devs, unsigned int n, char **p)
 static void unmap_row(struct scale_dev **devs, unsigned int n, char **p, struct sample *s)
 {
 	unsigned int i;
-	uint64_t t0;
+	double us;
 
 	for (i = 0; i < n; i++) {
-		flush_own_tlb();
-		t0 = rig_now_ns();
-		munmap(p[i], devs[i]->size);
+		us = munmap_us(p[i], devs[i]->size);
 		if (s)
-			s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
+			s[i].munmap_ms = us / 1e3;
 	}
 }
 
@@ -773,13 +787,22 @@ static void size_name(char *buf, size_t len, unsigned int count, unsigned long l
  */
 static void dax_control(const char *dax, char *out, size_t len)
 {
+	const char *name = strrchr(dax ? dax : "", '/');
 	double first, after, t[FLOOR_REPS];
+	struct rig_leaves l;
+	char path[256];
 	unsigned int r;
 	int fd;
 
 	out[0] = '\0';
 	if (!dax)
 		return;
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name ? name + 1 : dax);
+	if (rig_sysfs_ul(path) != SZ_1G) {
+		ksft_print_msg("device DAX control: %s: alignment %lu, not 1 GiB: no control\n", dax,
+			       rig_sysfs_ul(path));
+		return;
+	}
 	fd = open(dax, O_RDWR);
 	if (fd < 0) {
 		ksft_print_msg("device DAX control: %s: %s\n", dax, strerror(errno));
@@ -789,7 +812,6 @@ static void dax_control(const char *dax, char *out, size_t len)
 	after = first_access_us(fd, 0, SZ_1G, 0, true);
 	for (r = 0; r < FLOOR_REPS; r++) {
 		char *p = map_fd_skewed(fd, 0, SZ_1G, 0);
-		uint64_t t0;
 
 		if (p == MAP_FAILED) {
 			ksft_print_msg("device DAX control: mmap of %s: %s\n", dax, strerror(errno));
@@ -797,16 +819,25 @@ static void dax_control(const char *dax, char *out, size_t len)
 			return;
 		}
 		*(volatile uint64_t *)p = r;
-		flush_own_tlb();
-		t0 = rig_now_ns();
-		munmap(p, SZ_1G);
-		t[r] = (rig_now_ns() - t0) / 1e3;
+		/* It is a control only if the write mapped one PUD leaf, on every kernel. */
+		if (!r && (rig_ptdump_leaves((unsigned long)p, SZ_1G, &l) ||
+			   l.count[RIG_PUD] != 1)) {
+			ksft_print_msg("device DAX control: %s is not mapped by one PUD leaf (pud=%lu pmd=%lu pte=%lu): no control\n",
+				       dax, l.count[RIG_PUD], l.count[RIG_PMD], l.count[RIG_PTE]);
+			munmap(p, SZ_1G);
+			close(fd);
+			return;
+		}
+		t[r] = munmap_us(p, SZ_1G);
 	}
 	close(fd);
 	qsort(t, FLOOR_REPS, sizeof(double), cmp_double);
-	if (first >= 0 && after >= 0)
-		snprintf(out, len, " dax_first_us=%.2f dax_first_after_munmap_us=%.2f dax_munmap_us=%.1f",
-			 first, after, t[FLOOR_REPS / 2]);
+	if (first < 0 || after < 0) {
+		ksft_print_msg("device DAX control: no mapping of %s took its first write\n", dax);
+		return;
+	}
+	snprintf(out, len, " dax_first_us=%.2f dax_first_after_munmap_us=%.2f dax_munmap_us=%.1f",
+		 first, after, t[FLOOR_REPS / 2]);
 }
 
 /*
@@ -828,7 +859,6 @@ static void floor_row(struct scale_dev *d, const char *dax)
 
 	for (kind = 0; kind < 2; kind++) {
 		for (r = 0; r < FLOOR_REPS; r++) {
-			uint64_t t0;
 			char *p;
 
 			if (kind)
@@ -841,10 +871,7 @@ static void floor_row(struct scale_dev *d, const char *dax)
 				ksft_print_msg("munmap floor: mmap failed: %s\n", strerror(errno));
 				return;
 			}
-			flush_own_tlb();
-			t0 = rig_now_ns();
-			munmap(p, d->size);
-			t[kind][r] = (rig_now_ns() - t0) / 1e3;
+			t[kind][r] = munmap_us(p, d->size);
 		}
 		qsort(t[kind], FLOOR_REPS, sizeof(double), cmp_double);
 	}
@@ -881,10 +908,7 @@ static void floor_row(struct scale_dev *d, const char *dax)
 		/* Drop the entries, keep the page table and the pages. */
 		madvise(p, 2 * SZ_4K, MADV_DONTNEED);
 		*(volatile char *)p = 2;
-		rig_now_ns();
-		t0 = rig_now_ns();
-		*(volatile char *)(p + SZ_4K) = 2;
-		flt[r] = (rig_now_ns() - t0) / 1e3;
+		flt[r] = write_us(p + SZ_4K);
 		munmap(p, 2 * SZ_4K);
 	}
 	close(mfd);

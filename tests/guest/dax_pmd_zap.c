@@ -63,20 +63,11 @@ static unsigned long touched_in(unsigned long first, unsigned long last)
 	return n;
 }
 
-/* Pages of blocks [first, last) that were written and read back wrong. */
-static unsigned long bad_pages(char *map, unsigned long first, unsigned long last, uint64_t seed)
-{
-	unsigned long b, bad = 0;
-
-	for (b = first; b < last; b++)
-		if (touched[b])
-			bad += rig_bad_pattern_pages(map + b * SZ_2M, b * (SZ_2M / SZ_4K), SZ_2M,
-						     seed);
-	return bad;
-}
-
-/* Pages of blocks [first, last), now mapped at @p, that were written and read back wrong. */
-static unsigned long bad_pages_at(char *p, unsigned long first, unsigned long last, uint64_t seed)
+/*
+ * Pages of blocks [first, last), block @first mapped at @p, that were
+ * written and read back wrong.
+ */
+static unsigned long bad_pages(char *p, unsigned long first, unsigned long last, uint64_t seed)
 {
 	unsigned long b, bad = 0;
 
@@ -167,7 +158,7 @@ int main(int argc, char **argv)
 	leaves(map, hole0 * SZ_2M, &l);
 	leaves(map + hole1 * SZ_2M, len - hole1 * SZ_2M, &l2);
 	flt = rig_minflt();
-	n = bad_pages(map, 0, hole0, seed) + bad_pages(map, hole1, BLOCKS, seed);
+	n = bad_pages(map, 0, hole0, seed) + bad_pages(map + hole1 * SZ_2M, hole1, BLOCKS, seed);
 	flt = rig_minflt() - flt;
 	ksft_test_result(l.count[RIG_PMD] == before && l2.count[RIG_PMD] == after && !flt && !n,
 			 "the leaves on both sides stay: %lu and %lu (want %lu and %lu), read with %ld faults, %lu bad pages\n",
@@ -190,7 +181,7 @@ int main(int argc, char **argv)
 			 "exactly the range lost its leaves (in it: %lu; after the hole: %lu, want %lu)\n",
 			 l.count[RIG_PMD], l2.count[RIG_PMD], after - touched_in(dn0, dn1));
 	flt = rig_minflt();
-	n = bad_pages(map, dn0, dn1, seed);
+	n = bad_pages(map + dn0 * SZ_2M, dn0, dn1, seed);
 	flt = rig_minflt() - flt;
 	ksft_test_result(flt == (long)touched_in(dn0, dn1) && !n,
 			 "reading the range back: %ld faults (want %lu), %lu bad pages\n", flt,
@@ -237,26 +228,19 @@ int main(int argc, char **argv)
 			     MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	if (dst == MAP_FAILED)
 		ksft_exit_fail_msg("mremap of blocks %lu-%lu: %s\n", mv0, mv1 - 1, strerror(errno));
+	leaves(map + hole1 * SZ_2M, (mv0 - hole1) * SZ_2M, &l);
+	leaves(map + mv1 * SZ_2M, len - mv1 * SZ_2M, &l2);
+	n = l.count[RIG_PMD] + l2.count[RIG_PMD];	/* on both sides */
 	leaves(dst, (mv1 - mv0) * SZ_2M, &l);
 	leaves(map + mv0 * SZ_2M, (mv1 - mv0) * SZ_2M, &l2);
-	n = 0;
-	{
-		struct rig_leaves a, b2;
-
-		leaves(map + hole1 * SZ_2M, (mv0 - hole1) * SZ_2M, &a);
-		leaves(map + mv1 * SZ_2M, len - mv1 * SZ_2M, &b2);
-		n = a.count[RIG_PMD] + b2.count[RIG_PMD];
-	}
 	ksft_test_result(l.count[RIG_PMD] == touched_in(mv0, mv1) && !l.bytes[RIG_PTE] &&
 			 !l2.count[RIG_PMD] && !l2.count[RIG_PTE] &&
 			 n == after - touched_in(mv0, mv1),
 			 "mremap of blocks %lu-%lu: %lu PMD leaves at the new place (want %lu, %lu PTE bytes), %lu left behind, %lu on both sides (want %lu)\n",
 			 mv0, mv1 - 1, l.count[RIG_PMD], touched_in(mv0, mv1), l.bytes[RIG_PTE],
 			 l2.count[RIG_PMD] + l2.count[RIG_PTE], n, after - touched_in(mv0, mv1));
-	/* An empty call first: its own code may be on a page not yet faulted in. */
-	bad_pages_at(dst, mv0, mv0, seed);
 	flt = rig_minflt();
-	n = bad_pages_at(dst, mv0, mv1, seed);
+	n = bad_pages(dst, mv0, mv1, seed);
 	flt = rig_minflt() - flt;
 	ksft_test_result(!flt && !n, "reading the moved blocks: %ld faults, %lu bad pages\n", flt, n);
 

@@ -351,21 +351,18 @@ def goals(bench, peer, arch):
                     continue
                 compared += 1
                 vs, vp = bench.values("series", row, key), bench.values(peer, row, key)
-                if r[0] and key not in COUNTS and vs and vp and min(vs) > max(vp):
+                every_boot = min(vs) > max(vp)
+                line = "  {:<13} {:<20} series {} [{}..{}] vs {} {} [{}..{}]: {} ({} noise{{}})".format(
+                    row, label, fmt(median(vs), "{:.2f}"), fmt(min(vs), "{:.2f}"),
+                    fmt(max(vs), "{:.2f}"), peer, fmt(median(vp), "{:.2f}"),
+                    fmt(min(vp), "{:.2f}"), fmt(max(vp), "{:.2f}"), fmt_ratio(r[1], 1),
+                    "+{:.0f}".format(r[2]) if key in COUNTS else fmt_noise(r[2]))
+                if r[0] and key not in COUNTS and every_boot:
                     # Within the spread, but no boot of the series was as fast as the slowest of the peer.
-                    steady.append("  {:<13} {:<20} series {} [{}..{}] vs {} {} [{}..{}]: {} ({} noise)".format(
-                        row, label, fmt(median(vs), "{:.2f}"), fmt(min(vs), "{:.2f}"),
-                        fmt(max(vs), "{:.2f}"), peer, fmt(median(vp), "{:.2f}"),
-                        fmt(min(vp), "{:.2f}"), fmt(max(vp), "{:.2f}"), fmt_ratio(r[1], 1),
-                        fmt_noise(r[2])))
+                    steady.append(line.format(""))
                 if not r[0]:
                     nbehind += 1
-                    behind.append("  {:<13} {:<20} series {} [{}..{}] vs {} {} [{}..{}]: {} ({} noise{})".format(
-                        row, label, fmt(median(vs), "{:.2f}"), fmt(min(vs), "{:.2f}"),
-                        fmt(max(vs), "{:.2f}"), peer, fmt(median(vp), "{:.2f}"),
-                        fmt(min(vp), "{:.2f}"), fmt(max(vp), "{:.2f}"), fmt_ratio(r[1], 1),
-                        "+{:.0f}".format(r[2]) if key in COUNTS else fmt_noise(r[2]),
-                        "; every boot behind" if min(vs) > max(vp) else ""))
+                    behind.append(line.format("; every boot behind" if every_boot else ""))
                     fs = bench.med("series", FLOOR_ROW, "bar_untouched_munmap_us")
                     fp = bench.med(peer, FLOOR_ROW, "bar_untouched_munmap_us")
                     ss = bench.med("series", FLOOR_ROW, "syscall_us")
@@ -381,8 +378,9 @@ def goals(bench, peer, arch):
                                       " the gap is {:.0f} us, the floor's {:.0f} us per munmap)".format(
                                           "", "", fs, peer, fp, 1000 * (median(vs) - median(vp)), fs - fp))
                     dkey = {"first_access_us": "dax_first_us", "munmap_ms": "dax_munmap_us"}.get(key)
-                    db, dp = bench.med("base", FLOOR_ROW, dkey), bench.med(peer, FLOOR_ROW, dkey)
-                    if dkey and db is not None and dp is not None:
+                    db = bench.med("base", FLOOR_ROW, dkey) if dkey else None
+                    dp = bench.med(peer, FLOOR_ROW, dkey) if dkey else None
+                    if db is not None and dp is not None:
                         behind.append("  {:<13} {:<20} (control, device DAX 1 GiB leaf without the series:"
                                       " 6.1 {:.2f} us vs {} {:.2f} us)".format("", "", db, peer, dp))
         out.append("[{}] series ahead of or equal to {} on every row within noise ({} numbers compared{})".format(
