@@ -24,10 +24,13 @@
  *	- the first device alone again, touched every 2 MiB (e.g. 1x2G-sparse),
  *	  where its own row touches it every 4 KiB;
  *	- all devices of the first device's size at once (e.g. 4x2G);
- *	- N processes (default 8) mapping the first device's BAR at once;
+ *	- N processes (default 8) mapping the first device's BAR at once, with
+ *	  a floor of its own: a fixed user loop (spin()) alone and as a phase
+ *	  in all N processes, the scheduler's part of each of that row's phases;
  *	- "floor": munmap of the first BAR mapped but never touched and of an
  *	  anonymous mapping of its size, the kernel's munmap path without any
- *	  leaf, a system call that does nothing, and a write fault on a page
+ *	  leaf, the full TLB flush a munmap of leaves ends with (an mprotect),
+ *	  a system call that does nothing, and a write fault on a page
  *	  cache page (median of FLOOR_REPS each); the first BAR's first access
  *	  with each write right after a munmap; with --dax, the same for a
  *	  1 GiB device DAX mapping, whose PUD leaf 6.1 has without the series,
@@ -68,6 +71,7 @@
 #define IOVA_BASE	(1ULL << 32)
 #define MAX_DEVS	16
 #define MAX_PROCS	64
+#define SPIN_LOOPS	(1UL << 18)
 
 /* Map @len bytes of @fd at @offset, @skew bytes above a 1 GiB boundary. */
 static char *map_fd_skewed(int fd, off_t offset, unsigned long long len, unsigned long skew)
@@ -636,6 +640,15 @@ static bool scale_devices(const char *name, struct scale_dev **devs, unsigned in
 	return ok;
 }
 
+/* Fixed user work, the same on every kernel: 0.3 to 0.5 ms under TCG. */
+static void spin(void)
+{
+	unsigned long i;
+
+	for (i = 0; i < SPIN_LOOPS; i++)
+		__asm__ __volatile__("" : : : "memory");
+}
+
 /* Pipe barrier: the parent starts a phase in every child, then waits for all. */
 struct barrier {
 	int go[2], done[2];
@@ -680,8 +693,12 @@ static double phase(struct barrier *b, unsigned int n)
 static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 {
 	struct sample *s, t = { 0 };
+	char each[16 * MAX_PROCS] = "";
 	struct barrier b;
 	unsigned int i;
+	size_t off = 0;
+	double spin_all_ms, spin_ms;
+	uint64_t t0;
 	pid_t pid[MAX_PROCS];
 	bool ok = true;
 	int status;
@@ -724,6 +741,9 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 				s[i].bad |= unmap_dma(iova, d->size, &s[i].unmap_ms);
 			child_done(&b);
 			child_wait(&b);
+			spin();
+			child_done(&b);
+			child_wait(&b);
 			flush_own_tlb();
 			child_done(&b);
 			child_wait(&b);
@@ -745,10 +765,13 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 	t.populate_ms = phase(&b, n);
 	t.map_ms = phase(&b, n);
 	t.unmap_ms = phase(&b, n);
+	spin_all_ms = phase(&b, n);
 	ok &= phase(&b, n) >= 0;	/* flush_own_tlb() in each, untimed */
 	t.munmap_ms = phase(&b, n);
 	for (i = 0; i < n; i++) {
 		waitpid(pid[i], &status, 0);
+		if (off < sizeof(each))
+			off += snprintf(each + off, sizeof(each) - off, " %.2f", s[i].munmap_ms);
 		ok &= WIFEXITED(status) && !WEXITSTATUS(status) && !s[i].bad;
 		t.faults += s[i].faults;
 		t.vmpte_kb += s[i].vmpte_kb;
@@ -756,6 +779,22 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 	}
 	ok &= t.populate_ms >= 0 && t.map_ms >= 0 && t.unmap_ms >= 0 && t.munmap_ms >= 0;
 	print_row(name, 1, n, d->size, touch_stride(d->size), "-", &t);
+	/*
+	 * The scheduler's part of a phase, a floor that the series does not
+	 * change: the same fixed user work (spin()) alone, and as a phase in
+	 * all @n processes. The work alone would make a phase of @n / 2
+	 * times it on two CPUs; the rest is waking, switching to and
+	 * collecting the processes, which under TCG is most of a short phase
+	 * (8 processes: 0.3 to 0.5 ms alone, about 7 ms as a phase, on 6.1
+	 * and 6.12 alike).
+	 */
+	t0 = rig_now_ns();
+	spin();
+	spin_ms = (rig_now_ns() - t0) / 1e6;
+	ksft_print_msg("%s: munmap in each process (ms):%s\n", name, each);
+	if (spin_all_ms >= 0)
+		ksft_print_msg("BENCH floor procs=%u spin_ms=%.2f procs_spin_ms=%.2f\n", n, spin_ms,
+			       spin_all_ms);
 	ksft_test_result(ok, "%s: %u processes mapped one %llu MiB BAR, data reads back, DMA-mapped and unmapped whole\n",
 			 name, n, d->size >> 20);
 	munmap(s, n * sizeof(*s));
@@ -846,13 +885,14 @@ static void dax_control(const char *dax, char *out, size_t len)
  * touched, and of an anonymous mapping of the same size never touched, each
  * after flush_own_tlb(). A row's munmap time is this floor plus the leaves;
  * the floor is the kernel's own munmap path, which the series does not
- * change (6.1's against 6.12's). Then the entry and fault floors below, the
+ * change (6.1's against 6.12's). Then the full TLB flush that such a munmap
+ * ends with, the entry and fault floors below, the
  * first access of @d's BAR in the other way (each write right after a
  * munmap: first_access_us()), and the device DAX control (dax_control()).
  */
 static void floor_row(struct scale_dev *d, const char *dax)
 {
-	double t[2][FLOOR_REPS], sys[FLOOR_REPS], flt[FLOOR_REPS], after;
+	double t[2][FLOOR_REPS], sys[FLOOR_REPS], flt[FLOOR_REPS], fl[FLOOR_REPS], after;
 	char control[160];
 	unsigned int kind, r;
 	int mfd;
@@ -875,6 +915,25 @@ static void floor_row(struct scale_dev *d, const char *dax)
 		}
 		qsort(t[kind], FLOOR_REPS, sizeof(double), cmp_double);
 	}
+
+	/*
+	 * The TLB flush every munmap of a populated mapping ends with: the
+	 * first step of flush_own_tlb(), a full flush of the process's TLB,
+	 * timed on its own after flush_own_tlb(). Under TCG it costs more
+	 * than the kernel's work for the 1024 PMD leaves of a 2 GiB BAR.
+	 */
+	for (r = 0; r < FLOOR_REPS; r++) {
+		uint64_t t0;
+
+		flush_own_tlb();
+		t0 = rig_now_ns();
+		if (mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_NONE))
+			ksft_exit_fail_msg("mprotect of the TLB flush area: %s\n", strerror(errno));
+		fl[r] = (rig_now_ns() - t0) / 1e3;
+		if (mprotect(flush_area, FLUSH_SPAN + SZ_4K, PROT_READ | PROT_WRITE))
+			ksft_exit_fail_msg("mprotect of the TLB flush area: %s\n", strerror(errno));
+	}
+	qsort(fl, FLOOR_REPS, sizeof(double), cmp_double);
 
 	/*
 	 * The entry and fault paths without a BAR: a system call that does
@@ -916,8 +975,8 @@ static void floor_row(struct scale_dev *d, const char *dax)
 	qsort(flt, FLOOR_REPS, sizeof(double), cmp_double);
 	after = first_access_us(d->device_fd, d->offset, d->size, 0, true);
 	dax_control(dax, control, sizeof(control));
-	ksft_print_msg("BENCH floor size_MiB=%llu bar_untouched_munmap_us=%.1f anon_untouched_munmap_us=%.1f syscall_us=%.2f minor_fault_us=%.2f bar_first_after_munmap_us=%.2f%s\n",
-		       d->size >> 20, t[0][FLOOR_REPS / 2], t[1][FLOOR_REPS / 2],
+	ksft_print_msg("BENCH floor size_MiB=%llu bar_untouched_munmap_us=%.1f anon_untouched_munmap_us=%.1f tlb_flush_us=%.1f syscall_us=%.2f minor_fault_us=%.2f bar_first_after_munmap_us=%.2f%s\n",
+		       d->size >> 20, t[0][FLOOR_REPS / 2], t[1][FLOOR_REPS / 2], fl[FLOOR_REPS / 2],
 		       sys[FLOOR_REPS / 2], flt[FLOOR_REPS / 2], after, control);
 }
 

@@ -47,8 +47,11 @@ ALIGN_METRICS = [
 # Counts are compared exactly; times within the noise.
 COUNTS = {"faults", "vmpte_kB"}
 ALIGN_ROWS = ["1G-aligned", "2M-aligned", "1M-skewed"]
-# The kernel's own paths (bar_bench's floor_row()): the munmap path without
-# leaves, the entry and fault paths, the first BAR's first access with each
+# The kernel's own paths (bar_bench's floor_row(), and an empty phase of the
+# processes row, a fixed user work alone and in every process at once): the
+# munmap path without leaves, the full TLB flush that
+# ends a munmap of leaves, the entry and fault paths, the first BAR's first
+# access with each
 # write right after a munmap, and the device DAX control (1 GiB leaves that
 # 6.1 maps without the series; x86_64). Shown apart, not rows of the
 # comparison.
@@ -56,6 +59,9 @@ FLOOR_ROW = "floor"
 FLOOR_METRICS = [
     ("bar_untouched_munmap_us", "munmap, BAR mapped, untouched", "us"),
     ("anon_untouched_munmap_us", "munmap, anonymous, untouched", "us"),
+    ("tlb_flush_us", "full TLB flush (mprotect)", "us"),
+    ("spin_ms", "fixed user work, one process", "ms"),
+    ("procs_spin_ms", "the same in N processes at once", "ms"),
     ("syscall_us", "system call (getppid)", "us"),
     ("minor_fault_us", "write fault, page-cache page", "us"),
     ("bar_first_after_munmap_us", "BAR first access after munmap", "us"),
@@ -98,7 +104,8 @@ def parse_run(run):
                     kv[k] = v
             if "map_dma_ms" in kv and "unmap_dma_ms" in kv:
                 kv["dma_ms"] = kv["map_dma_ms"] + kv["unmap_dma_ms"]
-            rows[m.group("row")] = kv
+            # A row may come in more than one line (the floor does): merge them.
+            rows.setdefault(m.group("row"), {}).update(kv)
             continue
         m = RESULT.match(line)
         if m and m.group("ok") == "not ok":
@@ -311,8 +318,9 @@ def floor_table(bench, kinds):
         return []
     names = ["6.1" if k == "base" else k for k in kinds]
     lines = ["== Floors and the control: the kernel's own paths (median of each boot's calls)",
-             "A row's munmap is the munmap floor plus its leaves; a first access is a fault",
-             "(the write-fault floor: entry, fault path, one PTE) plus the BAR's leaf.",
+             "A row's munmap is the munmap floor plus its leaves and a full TLB flush; a first",
+             "access is a fault (the write-fault floor: entry, fault path, one PTE) plus the",
+             "BAR's leaf.",
              "The series changes none of these paths. The rows' first access writes to mappings",
              "made first; \"after munmap\" writes to each right after unmapping the one before."]
     if any(bench.values(k, FLOOR_ROW, "dax_munmap_us") for k in kinds):
@@ -377,6 +385,13 @@ def goals(bench, peer, arch):
                         behind.append("  {:<13} {:<20} (munmap floor, untouched BAR: series {:.1f} us vs {} {:.1f} us;"
                                       " the gap is {:.0f} us, the floor's {:.0f} us per munmap)".format(
                                           "", "", fs, peer, fp, 1000 * (median(vs) - median(vp)), fs - fp))
+                    es = bench.med("series", FLOOR_ROW, "procs_spin_ms")
+                    ep = bench.med(peer, FLOOR_ROW, "procs_spin_ms")
+                    ws, wp = bench.med("series", FLOOR_ROW, "spin_ms"), bench.med(peer, FLOOR_ROW, "spin_ms")
+                    if "procs" in row and key not in COUNTS and None not in (es, ep, ws, wp):
+                        behind.append("  {:<13} {:<20} (floor, fixed user work in every process at once:"
+                                      " series {:.2f} ms vs {} {:.2f} ms; alone {:.2f} vs {:.2f} ms)".format(
+                                          "", "", es, peer, ep, ws, wp))
                     dkey = {"first_access_us": "dax_first_us", "munmap_ms": "dax_munmap_us"}.get(key)
                     db = bench.med("base", FLOOR_ROW, dkey) if dkey else None
                     dp = bench.med(peer, FLOOR_ROW, dkey) if dkey else None
@@ -401,6 +416,12 @@ def goals(bench, peer, arch):
         x = vb / vs if vs else math.inf
         out.append("[{}] series >= 100x ahead of 6.1 on {} of a 1 GiB-aligned 2 GiB BAR: {:.0f}x ({} vs {})".format(
             verdict(x >= 100), label, x, fmt(vs, "{:.2f}"), fmt(vb, "{:.2f}")))
+        # Short of it on munmap: what every kernel's munmap of leaves costs before them.
+        fm = bench.med("series", FLOOR_ROW, "bar_untouched_munmap_us")
+        ff = bench.med("series", FLOOR_ROW, "tlb_flush_us")
+        if key == "munmap_ms" and x < 100 and fm is not None and ff is not None:
+            out.append("  (series floors: munmap of the untouched BAR {:.0f} us, a full TLB flush {:.0f} us;"
+                       " 100x of 6.1 is {:.0f} us)".format(fm, ff, 1000 * vb / 100))
         # The same BAR touched every 2 MiB: what does not follow the pages touched.
         sb, ss = bench.med("base", row + "-sparse", key), bench.med("series", row + "-sparse", key)
         if key == "munmap_ms" and sb and ss:

@@ -125,6 +125,41 @@ def main():
     ok &= check("one fault more than the peer: NOT MET (counts compare exactly)",
                 first(goals).startswith("[NOT MET]") and any("faults" in l for l in goals[1:3]),
                 goals)
+    # 6.1's munmap is 50-52 ms: 100x of it is 510 us; the series takes 0.60 ms.
+    def with_flush(spec):
+        for boots in spec.values():
+            for lines in boots:
+                lines[1] += " tlb_flush_us=150.0"
+        return spec
+    goals, floor, _ = report(with_flush(kernels([0.60, 0.60], [0.60, 0.60])))
+    ok &= check("munmap short of 100x ahead of 6.1: NOT MET, with the series' floors next to it",
+                any(l.startswith("[NOT MET] series >= 100x ahead of 6.1 on munmap") for l in goals)
+                and any("munmap of the untouched BAR 20 us, a full TLB flush 150 us; 100x of 6.1 is 510 us"
+                        in l for l in goals)
+                and any(l.startswith("full TLB flush (mprotect)") and "150.0 us" in l for l in floor),
+                goals + floor)
+    goals, _, _ = report(with_flush(kernels([0.10, 0.11], [0.10, 0.12])))
+    ok &= check("munmap 100x ahead of 6.1: no floors next to it",
+                not any("full TLB flush" in l for l in goals), goals)
+    # The processes row behind the peer: the fixed work's phase of each kernel next to it.
+    procs = "1x2G-8procs bars=1 procs=8 size_MiB=2048 touch_kB=4 faults=8200 vmpte_kB=64 leaves=- " \
+            "first_access_us=8.0 populate_ms=500.00 munmap_ms={:.2f} map_dma_ms=9.00 unmap_dma_ms=9.00"
+
+    def procs_boot(munmap, empty):
+        return [procs.format(munmap), FLOOR.format(b=40.0, a=60.0),
+                "floor procs=8 spin_ms=1.00 procs_spin_ms={:.2f}".format(empty)]
+    goals, floor, _ = report({
+        "base": [procs_boot(160.0, 2.0), procs_boot(170.0, 2.1)],
+        "series": [procs_boot(7.0, 2.5), procs_boot(7.1, 2.6)],
+        "6.12": [procs_boot(4.6, 0.4), procs_boot(4.7, 0.5)],
+    })
+    ok &= check("the processes row behind: the fixed work's phase of both kernels next to it, in the floors too",
+                any(l.startswith("  1x2G-8procs") and "munmap" in l for l in goals)
+                and any("every process at once: series 2.55 ms vs 6.12 0.45 ms; alone 1.00 vs 1.00 ms" in l
+                        for l in goals)
+                and any(l.startswith("the same in N processes at once") and "2.55 ms" in l for l in floor)
+                and any(l.startswith("munmap, BAR mapped, untouched") and "40.0 us" in l for l in floor),
+                goals + floor)
     return 0 if ok else 1
 
 
