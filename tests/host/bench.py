@@ -47,21 +47,20 @@ ALIGN_METRICS = [
 # Counts are compared exactly; times within the noise.
 COUNTS = {"faults", "vmpte_kB"}
 ALIGN_ROWS = ["1G-aligned", "2M-aligned", "1M-skewed"]
-# The kernel's own paths (bar_bench's floor_row(), and an empty phase of the
-# processes row, a fixed user work alone and in every process at once): the
-# munmap path without leaves, the full TLB flush that
-# ends a munmap of leaves, the entry and fault paths, the first BAR's first
-# access with each
-# write right after a munmap, and the device DAX control (1 GiB leaves that
-# 6.1 maps without the series; x86_64). Shown apart, not rows of the
-# comparison.
+# The kernel's own paths (bar_bench's floor_row()): the munmap path without
+# leaves, the full TLB flush that ends a munmap of leaves, the entry and
+# fault paths, the first BAR's first access with each write right after a
+# munmap, and the device DAX control (1 GiB leaves that 6.1 maps without the
+# series; x86_64); and the processes row's own (a second "floor" line): a
+# fixed user loop alone and as a phase in every process at once. Shown
+# apart, not rows of the comparison.
 FLOOR_ROW = "floor"
 FLOOR_METRICS = [
     ("bar_untouched_munmap_us", "munmap, BAR mapped, untouched", "us"),
     ("anon_untouched_munmap_us", "munmap, anonymous, untouched", "us"),
     ("tlb_flush_us", "full TLB flush (mprotect)", "us"),
     ("spin_ms", "fixed user work, one process", "ms"),
-    ("procs_spin_ms", "the same in N processes at once", "ms"),
+    ("procs_spin_ms", "the same, every process at once", "ms"),
     ("syscall_us", "system call (getppid)", "us"),
     ("minor_fault_us", "write fault, page-cache page", "us"),
     ("bar_first_after_munmap_us", "BAR first access after munmap", "us"),
