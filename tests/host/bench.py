@@ -387,7 +387,8 @@ def goals(bench, peer, arch):
                     es = bench.med("series", FLOOR_ROW, "procs_spin_ms")
                     ep = bench.med(peer, FLOOR_ROW, "procs_spin_ms")
                     ws, wp = bench.med("series", FLOOR_ROW, "spin_ms"), bench.med(peer, FLOOR_ROW, "spin_ms")
-                    if "procs" in row and key not in COUNTS and None not in (es, ep, ws, wp):
+                    procs = bench.med("series", row, "procs") or 1
+                    if procs > 1 and key not in COUNTS and None not in (es, ep, ws, wp):
                         behind.append("  {:<13} {:<20} (floor, fixed user work in every process at once:"
                                       " series {:.2f} ms vs {} {:.2f} ms; alone {:.2f} vs {:.2f} ms)".format(
                                           "", "", es, peer, ep, ws, wp))

@@ -160,6 +160,14 @@ def main():
                 and any(l.startswith("the same, every process at once") and "2.55 ms" in l for l in floor)
                 and any(l.startswith("munmap, BAR mapped, untouched") and "40.0 us" in l for l in floor),
                 goals + floor)
+    spec = kernels([0.40, 0.42], [0.10, 0.11])
+    for k, boots in spec.items():
+        for lines in boots:
+            lines.append("floor procs=8 spin_ms=1.00 procs_spin_ms={}".format(2.5 if k == "series" else 0.4))
+    goals, _, _ = report(spec)
+    ok &= check("a one-process row behind: no processes floor next to it",
+                any(l.startswith("  1x2G") and "munmap" in l for l in goals)
+                and not any("fixed user work" in l for l in goals), goals)
     return 0 if ok else 1
 
 
