@@ -10,12 +10,16 @@ verdict: the comparison with the peer within noise, the count of rows
 behind, the munmap floor kept out of the comparison and shown next to a
 munmap row that is behind, the device DAX control next to it when the
 boots have it, a number within the noise but behind in every boot listed
-apart, and the fault count compared exactly.
+apart, the fault count compared exactly, the series' block of PTEs next to
+a first access behind where no leaf fits, and the clock: boots that count
+instructions (QEMU -icount) say so in the report, and boots of both clocks
+make no report.
 
 Prints one "PASS|FAIL host: bench report: <case>" line per case, the format
 of scripts/check's stage results; exits 1 if any case failed.
 """
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -28,11 +32,13 @@ ROW = "1x2G bars=1 procs=1 size_MiB=2048 touch_kB=4 faults={f} vmpte_kB=0 leaves
 FLOOR = "floor size_MiB=2048 bar_untouched_munmap_us={b:.1f} anon_untouched_munmap_us={a:.1f}"
 
 
-def boot(top, name, kind, lines):
+def boot(top, name, kind, lines, icount=None):
     d = os.path.join(top, name)
     os.makedirs(d)
     with open(os.path.join(d, "meta.env"), "w") as f:
         f.write("KIND={}\n".format(kind))
+        if icount is not None:
+            f.write("ICOUNT={}\n".format(icount))
     with open(os.path.join(d, "results.log"), "w") as f:
         for l in lines:
             f.write("    # BENCH {}\n".format(l))
@@ -168,6 +174,41 @@ def main():
     ok &= check("a one-process row behind: no processes floor next to it",
                 any(l.startswith("  1x2G") and "munmap" in l for l in goals)
                 and not any("fixed user work" in l for l in goals), goals)
+    # A first access behind where no leaf fits: what the series' block of PTEs buys next to it.
+    skew = "1M-skewed size_MiB=2048 faults={f} vmpte_kB=4112 leaves={l} first_access_us={a:.1f} " \
+           "populate_ms={p:.2f} rand_read_ns=9.0 munmap_ms=40.00"
+
+    def skew_spec(leaves):
+        return {"base": [[skew.format(f=524289, l="-", a=20000.0, p=540.0)]] * 2,
+                "series": [[skew.format(f=1025, l=leaves, a=14.5, p=100.0)]] * 2,
+                "6.12": [[skew.format(f=524288, l="-", a=5.7, p=900.0)]] * 2}
+    goals, _, _ = report(skew_spec("0/0/524288"))
+    ok &= check("a first access behind where the series maps PTEs: its faults and populate next to it",
+                any(l.startswith("  1M-skewed") and "first access" in l for l in goals)
+                and any("populating it all: 1025 faults and 100.00 ms vs 6.12 524288 faults and 900.00 ms" in l
+                        for l in goals), goals)
+    goals, _, _ = report(skew_spec("0/1024/0"))
+    ok &= check("a first access behind where the series maps leaves: no PTE block line",
+                any(l.startswith("  1M-skewed") and "first access" in l for l in goals)
+                and not any("populating it all" in l for l in goals), goals)
+    # The clock: an icount run's report says what its times count; a mix makes none.
+    def run_bench(icounts):
+        with tempfile.TemporaryDirectory() as top:
+            runs = [boot(top, "{}-{}".format(k, i), k, kernels([0.10], [0.10])[k][0], icount=c)
+                    for i, c in enumerate(icounts) for k in ("base", "series", "6.12")]
+            p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), "--out",
+                                os.path.join(top, "r.txt")] + runs,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            return p.returncode, p.stdout.splitlines()
+    rc, out = run_bench(["0", "0"])
+    ok &= check("boots under -icount: the report says its times count instructions",
+                rc == 0 and any(l.startswith("Clock: QEMU -icount shift=0") for l in out)
+                and any("1000 per us" in l for l in out), out)
+    rc, out = run_bench([None, None])
+    ok &= check("boots on host time: no clock line", rc == 0 and not any(l.startswith("Clock:") for l in out), out)
+    rc, out = run_bench(["0", None])
+    ok &= check("boots of both clocks: no report, exit 1",
+                rc == 1 and any("different clocks" in l for l in out), out)
     return 0 if ok else 1
 
 
