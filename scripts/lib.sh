@@ -45,3 +45,13 @@ elapsed() {
 	local s=$(($(date +%s) - $1))
 	printf '%dm%02ds' $((s / 60)) $((s % 60))
 }
+
+# The kernel directory of ARCH VARIANT KIND (base, series or the peer):
+# RIG_OUT when it is set (scripts/bench), else build/out/<arch>-<variant>-<kind>.
+# A relative RIG_OUT is taken from the current directory and made absolute,
+# since the initramfs's packing step changes directory.
+rig_out() {
+	local out=${RIG_OUT:-$BUILD_DIR/out/$1-$2-$3}
+	[ ! -d "$out" ] || out=$(cd "$out" && pwd)
+	printf '%s\n' "$out"
+}
