@@ -2,6 +2,8 @@
 """Dump what the vCPUs of a hung guest are doing, through the QEMU monitor.
 
     hang_dump.py MONITOR_SOCKET SYSTEM_MAP [OUTPUT]
+    hang_dump.py --lost-eoi MONITOR_SOCKET SYSTEM_MAP
+
 
 For each vCPU: its registers, the kernel symbol of its program counter, and
 the kernel text addresses found in the 512 words above its stack pointer,
@@ -13,6 +15,9 @@ vCPU that runs with interrupts enabled while nothing is pending) and a lost
 EOI (a vector in service and pending again while interrupts are enabled).
 Written to
 OUTPUT (default: stdout). The guest is left running.
+
+--lost-eoi only looks for a lost EOI (x86), prints what it found, and exits
+3 if some vCPU has one, 0 if none has (scripts/run-vm's watcher).
 """
 import bisect
 import re
@@ -78,17 +83,19 @@ def percpu_symbol(path, name):
 def lost_ipi_check(mon, cpus, sysmap, addrs, names, out):
     """x86: a CPU whose smp_call_function queue holds a request while it runs
     with interrupts enabled and its local APIC has nothing pending or in
-    service lost an IPI (the sender waits for it forever)."""
+    service lost an IPI (the sender waits for it forever). Returns whether
+    some CPU lost an EOI."""
+    lost_eoi = False
     off = percpu_symbol(sysmap, "call_single_queue")
     if off is None:
-        return
+        return lost_eoi
     for cpu in cpus:
         mon.cmd("cpu %d" % cpu)
         regs = mon.cmd("info registers")
         gs = re.search(r"GS =\w+ ([0-9a-f]+)", regs)
         rfl = re.search(r"RFL=([0-9a-f]+)", regs)
         if not gs or not rfl:
-            return
+            return lost_eoi
         head = re.findall(r"0x([0-9a-f]{16})", mon.cmd("x /1gx %#x" % (int(gs.group(1), 16) + off)))
         head = int(head[-1], 16) if head else 0
         lapic = mon.cmd("info lapic")
@@ -111,9 +118,16 @@ def lost_ipi_check(mon, cpus, sysmap, addrs, names, out):
             print("vCPU %d: vector %s is in service while the same vector is pending and interrupts are on:"
                   " its EOI was lost, and it and every lower vector (the timer) stay blocked" % (cpu, isr),
                   file=out)
+            lost_eoi = True
+    return lost_eoi
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--lost-eoi":
+        addrs, names = load_map(sys.argv[3])
+        mon = Monitor(sys.argv[2])
+        cpus = [int(m) for m in re.findall(r"CPU #(\d+)", mon.cmd("info cpus"))]
+        return 3 if lost_ipi_check(mon, cpus or [0], sys.argv[3], addrs, names, sys.stdout) else 0
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     sock, sysmap = sys.argv[1], sys.argv[2]
@@ -153,4 +167,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

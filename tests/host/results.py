@@ -283,7 +283,14 @@ def run_results(run, baseline_path, top):
         "qemu-error": f"QEMU failed: {os.path.join(run, 'qemu.out')}",
         "not-run": "the VM was not booted",
     }
-    res.append(Result(f"{label} guest ran its tests to the end", "PASS" if guest == "done" else "FAIL",
+    name = f"{label} guest ran its tests to the end"
+    if meta.get("RETRIED") == "lost-eoi":
+        # scripts/run-vm booted again after QEMU lost an interrupt's EOI.
+        first = os.path.join(run, "lost-eoi-boot")
+        name += f" (in a second boot: QEMU lost an EOI in the first, {first})"
+        why["hung"] = (f"both boots stopped on an interrupt whose EOI QEMU lost (TCG); console log: {console_path},"
+                       f" vCPU state: {os.path.join(run, 'hang-dump.log')}, the first boot: {first}")
+    res.append(Result(name, "PASS" if guest == "done" else "FAIL",
                       [] if guest == "done" else [why.get(guest, guest)] + console[-20:]))
     expected = []
     lst = os.path.join(top, "build", "out",

@@ -8,7 +8,9 @@ that fails on what known-splats.txt tolerates, changes every boot's verdict, so
 each rule is run here on two real excerpts of the rig's console logs
 (fixtures/) and on variations of them with a known answer.
 
-It also checks that the failure lines a program prints as it runs reach the
+It also checks that a boot scripts/run-vm repeated after QEMU lost an EOI
+is named so in its result, and fails with that reason when both hung, and
+that the failure lines a program prints as it runs reach the
 verdict that fails at its end (bar_fuzz reports that way), so that a failed
 run in a log cut to its tail says what failed.
 
@@ -105,15 +107,37 @@ def explained():
             not any(r.detail for r in res if r.status == "PASS"))
 
 
+def retried():
+    """A boot that scripts/run-vm repeated after a lost EOI: its guest
+    result names the first boot; when both hung, the reason is the EOI."""
+    import tempfile
+    got = []
+    with tempfile.TemporaryDirectory() as run:
+        for guest in ("done", "hung"):
+            with open(os.path.join(run, "meta.env"), "w") as f:
+                f.write(f"ARCH=x86_64\nVARIANT=normal\nKIND=series\nSCENARIO=demo\nRETRIED=lost-eoi\n"
+                        f"GUEST={guest}\n")
+            with open(os.path.join(run, "console.log"), "w") as f:
+                f.write("[    1.0] rig: start vfio/smoke\n")
+            with open(os.path.join(run, "results.log"), "w") as f:
+                f.write("TAP version 13\n" + ("ok 1 vfio/smoke\n1..1\nRIG-DONE\n" if guest == "done" else ""))
+            res, _ = results.run_results(run, None, os.path.dirname(os.path.dirname(HERE)))
+            got += [r for r in res if "ran its tests to the end" in r.name]
+    return (len(got) == 2 and got[0].status == "PASS" and "lost an EOI in the first" in got[0].name
+            and got[1].status == "FAIL" and any("both boots stopped" in d for d in got[1].detail))
+
+
 def main():
     failed = 0
-    try:
-        ok = explained()
-    except Exception as e:  # a crash is a failed case
-        ok = False
-        print(f"# {type(e).__name__}: {e}")
-    failed += not ok
-    print(f"{'PASS' if ok else 'FAIL'} host: results: a failed verdict of bar_fuzz shows the failures it printed earlier")
+    for check, name in ((retried, "a boot repeated after a lost EOI says so, and fails when both hung"),
+                        (explained, "a failed verdict of bar_fuzz shows the failures it printed earlier")):
+        try:
+            ok = check()
+        except Exception as e:  # a crash is a failed case
+            ok = False
+            print(f"# {type(e).__name__}: {e}")
+        failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'} host: results: {name}")
     for name, console, want in CASES:
         try:
             got = verdict(console)
