@@ -55,3 +55,13 @@ rig_out() {
 	[ ! -d "$out" ] || out=$(cd "$out" && pwd)
 	printf '%s\n' "$out"
 }
+
+# Why QEMU -icount cannot boot the kernel ARCH KIND (base, series or the
+# peer), or nothing if it can. Under QEMU 7.2's -icount both vCPUs take turns
+# on one host thread, and 6.1 on x86_64 then never brings up its second CPU:
+# its boot stops at "x86: Booting SMP configuration:" (6.12 boots).
+icount_refusal() {
+	if [ "$1" = x86_64 ] && { [ "$2" = base ] || [ "$2" = series ]; }; then
+		echo "under QEMU 7.2's -icount, 6.1 on x86_64 (the $2 kernel) hangs bringing up its second CPU"
+	fi
+}

@@ -4,7 +4,6 @@
     hang_dump.py MONITOR_SOCKET SYSTEM_MAP [OUTPUT]
     hang_dump.py --lost-eoi MONITOR_SOCKET SYSTEM_MAP
 
-
 For each vCPU: its registers, the kernel symbol of its program counter, and
 the kernel text addresses found in the 512 words above its stack pointer,
 symbolized with System.map (a rough call chain: the kernel is not stopped

@@ -9,7 +9,9 @@ each rule is run here on two real excerpts of the rig's console logs
 (fixtures/) and on variations of them with a known answer.
 
 It also checks that a boot scripts/run-vm repeated after QEMU lost an EOI
-is named so in its result, and fails with that reason when both hung, and
+is named so in its result, and fails with that reason when both hung, that
+hang_dump.py's lost-EOI verdict (which makes run-vm boot again) holds only
+for a vector in service and pending with interrupts on, and
 that the failure lines a program prints as it runs reach the
 verdict that fails at its end (bar_fuzz reports that way), so that a failed
 run in a log cut to its tail says what failed.
@@ -18,6 +20,7 @@ Prints one "PASS|FAIL host: kernel-log check: <case>" line per case, the
 format of scripts/check's stage results; exits 1 if any case failed.
 """
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -127,9 +130,58 @@ def retried():
             and got[1].status == "FAIL" and any("both boots stopped" in d for d in got[1].detail))
 
 
+class FakeMonitor:
+    """QEMU's monitor as hang_dump.py reads it, from a running x86_64 guest's
+    replies (fixtures/monitor-x86-*.txt), with the APIC's ISR and IRR, and
+    the interrupt flag, set by the case."""
+
+    def __init__(self, isr, irr, interrupts_on):
+        with open(os.path.join(HERE, "fixtures", "monitor-x86-registers.txt")) as f:
+            self.regs = f.read()
+        with open(os.path.join(HERE, "fixtures", "monitor-x86-lapic.txt")) as f:
+            self.lapic = f.read()
+        rfl = "00000246" if interrupts_on else "00000046"
+        self.regs = re.sub(r"RFL=[0-9a-f]+", "RFL=" + rfl, self.regs)
+        self.lapic = re.sub(r"ISR\t.*", "ISR\t " + isr, re.sub(r"IRR\t.*", "IRR\t " + irr, self.lapic))
+
+    def cmd(self, line):
+        if line == "info registers":
+            return self.regs
+        if line == "info lapic":
+            return self.lapic
+        if line.startswith("x /1gx"):
+            return "ffff88817fc1f280: 0x0000000000000000"
+        return ""
+
+
+def lost_eoi():
+    """hang_dump.py's lost-EOI verdict, which makes run-vm stop and boot again:
+    only a vector in service and pending again while interrupts are on."""
+    import io
+    import tempfile
+    import hang_dump
+    with tempfile.NamedTemporaryFile("w", suffix=".map", delete=False) as f:
+        f.write("0000000000013bc0 D call_single_queue\n")
+        sysmap = f.name
+    try:
+        want = {("236", "236", True): True, ("(none)", "(none)", True): False,
+                ("236", "236", False): False, ("236", "(none)", True): False,
+                ("(none)", "236", True): False, ("236", "48 236", True): True}
+        for (isr, irr, on), lost in want.items():
+            got = hang_dump.lost_ipi_check(FakeMonitor(isr, irr, on), [0, 1], sysmap, [], [], io.StringIO())
+            if got != lost:
+                print(f"# ISR {isr}, IRR {irr}, interrupts {'on' if on else 'off'}: lost EOI {got}, want {lost}")
+                return False
+        return True
+    finally:
+        os.unlink(sysmap)
+
+
 def main():
     failed = 0
     for check, name in ((retried, "a boot repeated after a lost EOI says so, and fails when both hung"),
+                        (lost_eoi, "hang_dump.py finds a lost EOI only in a vector in service and pending,"
+                                   " interrupts on"),
                         (explained, "a failed verdict of bar_fuzz shows the failures it printed earlier")):
         try:
             ok = check()
