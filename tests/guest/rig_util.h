@@ -244,9 +244,8 @@ static inline long rig_minflt(void)
  * where the CPU sets dirty bits itself (x86; arm64 with FEAT_HAFDBS), 1 where
  * the kernel does it in a fault (arm64 without hardware dirty-bit management,
  * such as QEMU 7.2's TCG "max" CPU). Measured on a two-page mapping whose
- * pages are both read first, so that both PTEs are present whether a fault
- * maps the whole mapping or one PMD-sized block of it. -1 if it cannot be
- * mapped.
+ * pages are both read first, so that both PTEs are present however much of
+ * the mapping a fault maps. -1 if it cannot be mapped.
  */
 static inline long rig_dirty_faults(int fd, off_t offset)
 {

@@ -387,15 +387,16 @@ def goals(bench, peer, arch):
                         behind.append("  {:<13} {:<20} (floors: system call series {:.2f} us vs {} {:.2f} us,"
                                       " write fault {:.2f} us vs {:.2f} us; the gap is {:.2f} us)".format(
                                           "", "", ss, peer, sp, ms, mp, median(vs) - median(vp)))
-                    # No leaf fits: the series' first fault maps the PMD-sized block of PTEs
-                    # around it (vfio/pci), where the peer maps one PTE per fault.
+                    # No leaf fits: the series' first fault in a 2 MiB block maps the 64 KiB
+                    # around it and the next the rest of the block (vfio/pci), where the
+                    # peer maps one PTE per fault.
                     lv = bench.leaves("series", row).split("/")
                     fps, fpp = bench.med("series", row, "faults"), bench.med(peer, row, "faults")
                     pps, ppp = bench.med("series", row, "populate_ms"), bench.med(peer, row, "populate_ms")
                     if (key == "first_access_us" and len(lv) == 3 and lv[:2] == ["0", "0"] and lv[2] != "0"
                             and None not in (fps, fpp, pps, ppp)):
                         behind.append("  {:<13} {:<20} (no leaf fits: the series' first fault maps the PTEs of the"
-                                      " PMD-sized block around it; populating it all: {:.0f} faults and {:.2f} ms"
+                                      " 64 KiB around it; populating it all: {:.0f} faults and {:.2f} ms"
                                       " vs {} {:.0f} faults and {:.2f} ms)".format(
                                           "", "", fps, pps, peer, fpp, ppp))
                     if key == "munmap_ms" and fs is not None and fp is not None:
