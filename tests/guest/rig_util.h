@@ -357,8 +357,10 @@ struct rig_leaves {
 /*
  * The leaves of [start, end) as the series' follow_pfnmap_start() reports
  * them through /sys/kernel/debug/gup_test (CONFIG_GUP_TEST): each PMD or PUD
- * leaf is looked up once; in a run of PTEs, or of nothing, the first and the
- * last page of each 2 MiB are. Returns 0, or -1 where the ioctl is missing.
+ * leaf is looked up once; in a run of PTEs the first and the last page of
+ * each 2 MiB are, in a run of nothing also the first page of each 64 KiB
+ * between them (the most that the series' first PTE fault in a 2 MiB block
+ * maps). Returns 0, or -1 where the ioctl is missing.
  */
 static inline int rig_follow_leaves(unsigned long start, unsigned long len, struct rig_leaves *out)
 {
@@ -377,8 +379,14 @@ static inline int rig_follow_leaves(unsigned long start, unsigned long len, stru
 		if (ioctl(fd, FOLLOW_PFNMAP_TEST, &ft)) {
 			next = a + 4096;
 			last.addr = chunk - 4096;
-			if (chunk - a > 4096 && ioctl(fd, FOLLOW_PFNMAP_TEST, &last))
-				next = chunk;
+			if (chunk - a > 4096 && ioctl(fd, FOLLOW_PFNMAP_TEST, &last)) {
+				for (next = (a | 0xffffUL) + 1; next < chunk; next += 0x10000UL) {
+					last.addr = next;
+					if (!ioctl(fd, FOLLOW_PFNMAP_TEST, &last))
+						break;
+				}
+				next = next < chunk ? next : chunk;
+			}
 			out->unmapped += next - a;
 			a = next;
 			continue;
