@@ -346,7 +346,7 @@ static int bench_alignments(const char *bdf, unsigned long len, bool type1)
 		unmap_ms = munmap_us(p, len) / 1e3;
 		if (cover)
 			munmap(cover, SZ_4K);
-		ksft_print_msg("BENCH %s size_MiB=%lu faults=%ld vmpte_kB=%ld leaves=%s first_access_us=%.1f populate_ms=%.2f rand_read_ns=%.1f munmap_ms=%.2f\n",
+		ksft_print_msg("BENCH %s size_MiB=%lu faults=%ld vmpte_kB=%ld leaves=%s first_access_us=%.1f populate_ms=%.3f rand_read_ns=%.1f munmap_ms=%.3f\n",
 			       cases[c].name, len >> 20, faults, pte, leaves, first_us, pop_ms,
 			       rand_ns, unmap_ms);
 	}
@@ -501,7 +501,7 @@ static void print_row(const char *name, unsigned int bars, unsigned int procs,
 {
 	unsigned long long size = bar_size * bars;
 
-	ksft_print_msg("BENCH %s bars=%u procs=%u size_MiB=%llu touch_kB=%lu faults=%ld vmpte_kB=%ld leaves=%s first_access_us=%.1f populate_ms=%.2f munmap_ms=%.2f map_dma_ms=%.2f unmap_dma_ms=%.2f\n",
+	ksft_print_msg("BENCH %s bars=%u procs=%u size_MiB=%llu touch_kB=%lu faults=%ld vmpte_kB=%ld leaves=%s first_access_us=%.1f populate_ms=%.3f munmap_ms=%.3f map_dma_ms=%.3f unmap_dma_ms=%.3f\n",
 		       name, bars, procs, size >> 20, stride >> 10, t->faults, t->vmpte_kb,
 		       leaves, t->first_us, t->populate_ms, t->munmap_ms, t->map_ms, t->unmap_ms);
 }
@@ -514,7 +514,7 @@ static void munmap_times(char *buf, size_t len, const struct sample *s, unsigned
 
 	buf[0] = '\0';
 	for (i = 0; i < n && off < len; i++)
-		off += snprintf(buf + off, len - off, " %.2f", s[i].munmap_ms);
+		off += snprintf(buf + off, len - off, " %.3f", s[i].munmap_ms);
 }
 
 /*
@@ -807,7 +807,7 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 	munmap_times(each, sizeof(each), s, n);
 	ksft_print_msg("%s: munmap in each process (ms):%s\n", name, each);
 	if (spin_all_ms >= 0)
-		ksft_print_msg("BENCH floor procs=%u spin_ms=%.2f procs_spin_ms=%.2f\n", n, spin_ms,
+		ksft_print_msg("BENCH floor procs=%u spin_ms=%.3f procs_spin_ms=%.3f\n", n, spin_ms,
 			       spin_all_ms);
 	ksft_test_result(ok, "%s: %u processes mapped one %llu MiB BAR, data reads back, DMA-mapped and unmapped whole\n",
 			 name, n, d->size >> 20);

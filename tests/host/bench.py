@@ -29,24 +29,26 @@ import sys
 BENCH = re.compile(r"^\s*#\s*BENCH\s+(?P<row>\S+)\s+(?P<kv>.*)$")
 RESULT = re.compile(r"^\s*(?P<ok>not ok|ok)\s+\d+\s")
 
+# Format of a time in milliseconds (fmt()).
+MS = "ms"
 # Columns of the scale rows: key, label, unit, how it is printed.
 SCALE_METRICS = [
     ("faults", "faults", "", "{:.0f}"),
     ("vmpte_kB", "page tables (VmPTE)", "kB", "{:.0f}"),
     ("first_access_us", "first access", "us", "{:.1f}"),
-    ("populate_ms", "populate", "ms", "{:.2f}"),
-    ("munmap_ms", "munmap", "ms", "{:.2f}"),
-    ("map_dma_ms", "MAP_DMA", "ms", "{:.2f}"),
-    ("unmap_dma_ms", "UNMAP_DMA", "ms", "{:.2f}"),
-    ("dma_ms", "MAP+UNMAP_DMA", "ms", "{:.2f}"),
+    ("populate_ms", "populate", "ms", MS),
+    ("munmap_ms", "munmap", "ms", MS),
+    ("map_dma_ms", "MAP_DMA", "ms", MS),
+    ("unmap_dma_ms", "UNMAP_DMA", "ms", MS),
+    ("dma_ms", "MAP+UNMAP_DMA", "ms", MS),
 ]
 ALIGN_METRICS = [
     ("faults", "faults", "", "{:.0f}"),
     ("vmpte_kB", "page tables (VmPTE)", "kB", "{:.0f}"),
     ("first_access_us", "first access", "us", "{:.1f}"),
-    ("populate_ms", "populate", "ms", "{:.2f}"),
+    ("populate_ms", "populate", "ms", MS),
     ("rand_read_ns", "random 8-byte read", "ns", "{:.1f}"),
-    ("munmap_ms", "munmap", "ms", "{:.2f}"),
+    ("munmap_ms", "munmap", "ms", MS),
 ]
 # Counts are compared exactly; times within the noise.
 COUNTS = {"faults", "vmpte_kB"}
@@ -133,8 +135,12 @@ def spread(xs):
 
 
 def fmt(v, f):
+    """Print @v with format @f; MS: two decimals, three below 1 (bar_bench
+    prints milliseconds to the microsecond)."""
     if v is None:
         return "-"
+    if f == MS:
+        f = "{:.3f}" if abs(v) < 1 else "{:.2f}"
     return f.format(v)
 
 
@@ -292,9 +298,9 @@ def align_table(bench, peer):
                 fmt(bench.med(k, row, "faults"), "{:.0f}"),
                 fmt(bench.med(k, row, "vmpte_kB"), "{:.0f}"), bench.leaves(k, row),
                 fmt(bench.med(k, row, "first_access_us"), "{:.1f}"),
-                fmt(bench.med(k, row, "populate_ms"), "{:.2f}"),
+                fmt(bench.med(k, row, "populate_ms"), MS),
                 fmt(bench.med(k, row, "rand_read_ns"), "{:.1f}"),
-                fmt(bench.med(k, row, "munmap_ms"), "{:.2f}")))
+                fmt(bench.med(k, row, "munmap_ms"), MS)))
     return lines
 
 
@@ -367,9 +373,9 @@ def goals(bench, peer, arch):
                 vs, vp = bench.values("series", row, key), bench.values(peer, row, key)
                 every_boot = min(vs) > max(vp)
                 line = "  {:<13} {:<20} series {} [{}..{}] vs {} {} [{}..{}]: {} ({} noise{{}})".format(
-                    row, label, fmt(median(vs), "{:.2f}"), fmt(min(vs), "{:.2f}"),
-                    fmt(max(vs), "{:.2f}"), peer, fmt(median(vp), "{:.2f}"),
-                    fmt(min(vp), "{:.2f}"), fmt(max(vp), "{:.2f}"), fmt_ratio(r[1], 1),
+                    row, label, fmt(median(vs), MS), fmt(min(vs), MS),
+                    fmt(max(vs), MS), peer, fmt(median(vp), MS),
+                    fmt(min(vp), MS), fmt(max(vp), MS), fmt_ratio(r[1], 1),
                     "+{:.0f}".format(r[2]) if key in COUNTS else fmt_noise(r[2]))
                 if r[0] and key not in COUNTS and every_boot:
                     # Within the spread, but no boot of the series was as fast as the slowest of the peer.
