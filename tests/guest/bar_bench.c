@@ -809,8 +809,8 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 	 * all @n processes. The work alone would make a phase of @n / 2
 	 * times it on two CPUs; the rest is waking, switching to and
 	 * collecting the processes, which under TCG is most of a short phase
-	 * (8 processes: 0.3 to 0.5 ms alone, about 7 ms as a phase, on 6.1
-	 * and 6.12 alike).
+	 * (8 processes: about 0.2 ms alone, 1.6 to 2.6 ms as a phase, with
+	 * the series and on 6.12 alike).
 	 */
 	t0 = rig_now_ns();
 	spin();
