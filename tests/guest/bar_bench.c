@@ -830,6 +830,90 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 	return ok;
 }
 
+/*
+ * The processes row's control: @n processes map 1 GiB of device DAX (@dax),
+ * one PUD leaf that 6.1 maps without the series, and unmap it at once, as
+ * scale_procs() does with the BAR. Prints the munmap phase and each
+ * process's own munmap; nothing without a 1 GiB-aligned device.
+ */
+static void dax_procs_control(const char *dax, unsigned int n)
+{
+	const char *name = strrchr(dax ? dax : "", '/');
+	struct sample *s;
+	char each[16 * MAX_PROCS], path[256];
+	struct barrier b;
+	double ms;
+	pid_t pid[MAX_PROCS];
+	unsigned int i;
+	bool ok = true;
+	int fd, status;
+
+	if (!dax)
+		return;
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name ? name + 1 : dax);
+	if (rig_sysfs_ul(path) != SZ_1G)
+		return;
+	fd = open(dax, O_RDWR);
+	if (fd < 0)
+		return;
+	s = mmap(NULL, n * sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED || pipe(b.go) || pipe(b.done)) {
+		close(fd);
+		return;
+	}
+	memset(s, 0, n * sizeof(*s));
+	for (i = 0; i < n; i++) {
+		pid[i] = fork();
+		if (pid[i] < 0)
+			_exit(1);
+		if (!pid[i]) {
+			char *p = map_fd_skewed(fd, 0, SZ_1G, 0);
+			uint64_t t0;
+
+			if (p == MAP_FAILED)
+				s[i].bad = 1;
+			else
+				*(volatile uint64_t *)p = i;
+			child_done(&b);
+			child_wait(&b);
+			flush_own_tlb();
+			child_done(&b);
+			child_wait(&b);
+			t0 = rig_now_ns();
+			if (p != MAP_FAILED)
+				munmap(p, SZ_1G);
+			s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
+			child_done(&b);
+			child_wait(&b);
+			child_done(&b);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		char c;
+
+		if (read(b.done[0], &c, 1) != 1)
+			ok = false;
+	}
+	ok &= phase(&b, n) >= 0;	/* flush_own_tlb() */
+	ms = phase(&b, n);
+	ok &= phase(&b, n) >= 0;	/* exit */
+	for (i = 0; i < n; i++) {
+		waitpid(pid[i], &status, 0);
+		ok &= WIFEXITED(status) && !WEXITSTATUS(status) && !s[i].bad;
+	}
+	munmap_times(each, sizeof(each), s, n);
+	if (ok && ms >= 0)
+		ksft_print_msg("device DAX control, %u processes: munmap phase %.3f ms; each (ms):%s\n",
+			       n, ms, each);
+	munmap(s, n * sizeof(*s));
+	close(b.go[0]);
+	close(b.go[1]);
+	close(b.done[0]);
+	close(b.done[1]);
+	close(fd);
+}
+
 static void size_name(char *buf, size_t len, unsigned int count, unsigned long long size)
 {
 	if (size >= SZ_1G)
@@ -1096,6 +1180,7 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs, const
 		size_name(name, sizeof(name), 1, devs[0].size);
 		snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%uprocs", procs);
 		scale_procs(name, &devs[0], procs);
+		dax_procs_control(dax, procs);
 	}
 	for (i = 0; i < ndev; i++) {
 		close(devs[i].device_fd);
