@@ -834,9 +834,10 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
  * The processes row's control: @n processes map 1 GiB of device DAX (@dax),
  * one PUD leaf that 6.1 maps without the series, and unmap it at once, as
  * scale_procs() does with the BAR. Prints the munmap phase and each
- * process's own munmap; nothing without a 1 GiB-aligned device.
+ * process's own munmap, tagged with @when; nothing without a 1 GiB-aligned
+ * device.
  */
-static void dax_procs_control(const char *dax, unsigned int n)
+static void dax_procs_control(const char *dax, unsigned int n, const char *when)
 {
 	const char *name = strrchr(dax ? dax : "", '/');
 	struct sample *s;
@@ -904,8 +905,8 @@ static void dax_procs_control(const char *dax, unsigned int n)
 	}
 	munmap_times(each, sizeof(each), s, n);
 	if (ok && ms >= 0)
-		ksft_print_msg("device DAX control, %u processes: munmap phase %.3f ms; each (ms):%s\n",
-			       n, ms, each);
+		ksft_print_msg("device DAX control, %u processes, %s: munmap phase %.3f ms; each (ms):%s\n",
+			       n, when, ms, each);
 	munmap(s, n * sizeof(*s));
 	close(b.go[0]);
 	close(b.go[1]);
@@ -1103,6 +1104,9 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs, const
 			ksft_exit_fail_msg("cannot open %s through a vfio type1 container\n", bdfs[i]);
 		ksft_print_msg("%s: BAR2 %llu MiB\n", bdfs[i], devs[i].size >> 20);
 	}
+	/* Before any BAR is touched, and again after the rows (below). */
+	if (procs > 1)
+		dax_procs_control(dax, procs, "before the BARs");
 	/*
 	 * Touch every BAR once, untimed, the way the rows will: the host's
 	 * cost of a first touch (QEMU's, and the host page a sparse backing
@@ -1180,7 +1184,7 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs, const
 		size_name(name, sizeof(name), 1, devs[0].size);
 		snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%uprocs", procs);
 		scale_procs(name, &devs[0], procs);
-		dax_procs_control(dax, procs);
+		dax_procs_control(dax, procs, "after the rows");
 	}
 	for (i = 0; i < ndev; i++) {
 		close(devs[i].device_fd);
