@@ -704,6 +704,44 @@ static double phase(struct barrier *b, unsigned int n)
 	return (rig_now_ns() - t0) / 1e6;
 }
 
+/* Wait until each of @n children has said it is ready. */
+static bool children_ready(struct barrier *b, unsigned int n)
+{
+	bool ok = true;
+	unsigned int i;
+	char c;
+
+	for (i = 0; i < n; i++)
+		if (read(b->done[0], &c, 1) != 1)
+			ok = false;
+	return ok;
+}
+
+/*
+ * The end of a child of the processes rows, from its untimed TLB flush
+ * phase: flush, unmap @p (of @size, unless MAP_FAILED) in the timed phase
+ * that follows, into *@ms, and exit in one more, untimed: an exit tears
+ * down the rest of the process's mm, which is not what the munmap phase
+ * measures.
+ */
+static void __attribute__((noreturn)) child_flush_munmap_exit(struct barrier *b, void *p,
+							      size_t size, double *ms)
+{
+	uint64_t t0;
+
+	flush_own_tlb();
+	child_done(b);
+	child_wait(b);
+	t0 = rig_now_ns();
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	*ms = (rig_now_ns() - t0) / 1e6;
+	child_done(b);
+	child_wait(b);
+	child_done(b);
+	_exit(0);
+}
+
 /* @n processes map the same BAR; each phase runs in all of them at once. */
 static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 {
@@ -730,7 +768,7 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 			return false;
 		}
 		if (!pid[i]) {
-			uint64_t iova = IOVA_BASE + i * d->size, t0;
+			uint64_t iova = IOVA_BASE + i * d->size;
 			double first = first_access_us(d->device_fd, d->offset, d->size, 0, false);
 			char *p = rig_mmap_aligned(d->device_fd, d->offset, d->size, SZ_1G,
 						   PROT_READ | PROT_WRITE);
@@ -758,27 +796,11 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 			spin();
 			child_done(&b);
 			child_wait(&b);
-			flush_own_tlb();
-			child_done(&b);
-			child_wait(&b);
-			t0 = rig_now_ns();
-			if (p != MAP_FAILED)
-				munmap(p, d->size);
-			s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
-			child_done(&b);
-			/* Exit after the parent has timed the phase: see below. */
-			child_wait(&b);
-			child_done(&b);
-			_exit(0);
+			child_flush_munmap_exit(&b, p, d->size, &s[i].munmap_ms);
 		}
 	}
 	/* All children have mapped the BAR: then the timed phases. */
-	for (i = 0; i < n; i++) {
-		char c;
-
-		if (read(b.done[0], &c, 1) != 1)
-			ok = false;
-	}
+	ok &= children_ready(&b, n);
 	t.populate_ms = phase(&b, n);
 	t.map_ms = phase(&b, n);
 	t.unmap_ms = phase(&b, n);
@@ -869,7 +891,6 @@ static void dax_procs_control(const char *dax, unsigned int n, const char *when)
 			_exit(1);
 		if (!pid[i]) {
 			char *p = map_fd_skewed(fd, 0, SZ_1G, 0);
-			uint64_t t0;
 
 			if (p == MAP_FAILED)
 				s[i].bad = 1;
@@ -877,25 +898,10 @@ static void dax_procs_control(const char *dax, unsigned int n, const char *when)
 				*(volatile uint64_t *)p = i;
 			child_done(&b);
 			child_wait(&b);
-			flush_own_tlb();
-			child_done(&b);
-			child_wait(&b);
-			t0 = rig_now_ns();
-			if (p != MAP_FAILED)
-				munmap(p, SZ_1G);
-			s[i].munmap_ms = (rig_now_ns() - t0) / 1e6;
-			child_done(&b);
-			child_wait(&b);
-			child_done(&b);
-			_exit(0);
+			child_flush_munmap_exit(&b, p, SZ_1G, &s[i].munmap_ms);
 		}
 	}
-	for (i = 0; i < n; i++) {
-		char c;
-
-		if (read(b.done[0], &c, 1) != 1)
-			ok = false;
-	}
+	ok &= children_ready(&b, n);
 	ok &= phase(&b, n) >= 0;	/* flush_own_tlb() */
 	ms = phase(&b, n);
 	ok &= phase(&b, n) >= 0;	/* exit */
