@@ -64,8 +64,8 @@ def row(run):
     verify = " ".join(read_lines(os.path.join(run, "bar-verify.log")) or ["not checked"])
     guest = meta.get("GUEST", "not-run")
     stuck = str(nums["stuck_lines"])
-    if guest == "hung":
-        stuck += " (guest hung)"
+    if guest in ("hung", "oopsed"):
+        stuck += f" (guest {guest})"
     failed = int(nums.get("signal_failures", 0)) + int(nums.get("behaviour_failures", 0)) if nums.get("ops") else "-"
     return [
         kernel,

@@ -130,6 +130,39 @@ def retried():
             and got[1].status == "FAIL" and any("both boots stopped" in d for d in got[1].detail))
 
 
+def oops_stall():
+    """scripts/run-vm stops a guest early only when its kernel oopsed and
+    then reported a stall or a recursive fault (fixtures/oops-stall.log, a
+    boot that otherwise waited 20 minutes for its time limit); an oops that
+    the tests survive, or a stall report alone, is left to run."""
+    import subprocess
+    import tempfile
+    top = os.path.dirname(os.path.dirname(HERE))
+    with open(os.path.join(top, "scripts", "run-vm")) as f:
+        fn = re.search(r"^oops_then_stall\(\) \{\n.*?^\}\n", f.read(), re.M | re.S).group(0)
+    with open(os.path.join(HERE, "fixtures", "oops-stall.log")) as f:
+        dead = f.read().splitlines()
+    oops = [l for l in dead if "rcu:" not in l and "Fixing recursive" not in l]
+    stall = ["[   30.5] rcu: INFO: rcu_sched detected stalls on CPUs/tasks:"]
+    want = {"the oops, a recursive fault and a stall": (dead, True),
+            "an oops alone": (oops, False),
+            "a stall report alone": (QUIET + stall, False),
+            "a stall before the oops": (QUIET + stall + oops, False),
+            "an oops, then a stall": (QUIET + oops + stall, True),
+            "no log": (None, False)}
+    for name, (lines, stop) in want.items():
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "console.log")
+            if lines is not None:
+                with open(log, "w") as f:
+                    f.write("\n".join(lines) + "\n")
+            got = subprocess.run(["bash", "-c", fn + 'oops_then_stall "$1"', "-", log]).returncode == 0
+        if got != stop:
+            print(f"# {name}: stops {got}, want {stop}")
+            return False
+    return True
+
+
 class FakeMonitor:
     """QEMU's monitor as hang_dump.py reads it, from a running x86_64 guest's
     replies (fixtures/monitor-x86-*.txt), with the APIC's ISR and IRR, and
@@ -182,7 +215,8 @@ def main():
     for check, name in ((retried, "a boot repeated after a lost EOI says so, and fails when both hung"),
                         (lost_eoi, "hang_dump.py finds a lost EOI only in a vector in service and pending,"
                                    " interrupts on"),
-                        (explained, "a failed verdict of bar_fuzz shows the failures it printed earlier")):
+                        (explained, "a failed verdict of bar_fuzz shows the failures it printed earlier"),
+                        (oops_stall, "run-vm stops a guest whose kernel oopsed and then stalled, and no other")):
         try:
             ok = check()
         except Exception as e:  # a crash is a failed case
