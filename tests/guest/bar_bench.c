@@ -853,17 +853,43 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 }
 
 /*
+ * Open @dax, a /dev/daxN.M, for a device DAX control: only with 1 GiB
+ * alignment, whose mappings every kernel here maps with PUD leaves. Returns
+ * the file descriptor, or -1 after saying why there is no control; -1
+ * without a word when there is no device (@dax NULL).
+ */
+static int open_dax_1g(const char *dax)
+{
+	const char *name = strrchr(dax ? dax : "", '/');
+	unsigned long align;
+	char path[256];
+	int fd;
+
+	if (!dax)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name ? name + 1 : dax);
+	align = rig_sysfs_ul(path);
+	if (align != SZ_1G) {
+		ksft_print_msg("device DAX control: %s: alignment %lu, not 1 GiB: no control\n", dax, align);
+		return -1;
+	}
+	fd = open(dax, O_RDWR);
+	if (fd < 0)
+		ksft_print_msg("device DAX control: %s: %s\n", dax, strerror(errno));
+	return fd;
+}
+
+/*
  * The processes row's control: @n processes map 1 GiB of device DAX (@dax),
  * one PUD leaf that 6.1 maps without the series, and unmap it at once, as
  * scale_procs() does with the BAR. Prints the munmap phase and each
- * process's own munmap, tagged with @when; nothing without a 1 GiB-aligned
- * device.
+ * process's own munmap, tagged with @when, and the phase as the floor's
+ * @key; nothing without a 1 GiB-aligned device.
  */
-static void dax_procs_control(const char *dax, unsigned int n, const char *when)
+static void dax_procs_control(const char *dax, unsigned int n, const char *when, const char *key)
 {
-	const char *name = strrchr(dax ? dax : "", '/');
 	struct sample *s;
-	char each[16 * MAX_PROCS], path[256];
+	char each[16 * MAX_PROCS];
 	struct barrier b;
 	double ms;
 	pid_t pid[MAX_PROCS];
@@ -871,16 +897,12 @@ static void dax_procs_control(const char *dax, unsigned int n, const char *when)
 	bool ok = true;
 	int fd, status;
 
-	if (!dax)
-		return;
-	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name ? name + 1 : dax);
-	if (rig_sysfs_ul(path) != SZ_1G)
-		return;
-	fd = open(dax, O_RDWR);
+	fd = open_dax_1g(dax);
 	if (fd < 0)
 		return;
 	s = mmap(NULL, n * sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED || pipe(b.go) || pipe(b.done)) {
+		ksft_print_msg("device DAX control, %u processes, %s: %s\n", n, when, strerror(errno));
 		close(fd);
 		return;
 	}
@@ -910,9 +932,13 @@ static void dax_procs_control(const char *dax, unsigned int n, const char *when)
 		ok &= WIFEXITED(status) && !WEXITSTATUS(status) && !s[i].bad;
 	}
 	munmap_times(each, sizeof(each), s, n);
-	if (ok && ms >= 0)
+	if (ok && ms >= 0) {
 		ksft_print_msg("device DAX control, %u processes, %s: munmap phase %.3f ms; each (ms):%s\n",
 			       n, when, ms, each);
+		ksft_print_msg("BENCH floor %s=%.3f\n", key, ms);
+	} else
+		ksft_print_msg("device DAX control, %u processes, %s: a process failed to map, write or unmap: no numbers\n",
+			       n, when);
 	munmap(s, n * sizeof(*s));
 	close(b.go[0]);
 	close(b.go[1]);
@@ -942,27 +968,15 @@ static void size_name(char *buf, size_t len, unsigned int count, unsigned long l
  */
 static void dax_control(const char *dax, char *out, size_t len)
 {
-	const char *name = strrchr(dax ? dax : "", '/');
 	double first, after, t[FLOOR_REPS];
 	struct rig_leaves l;
-	char path[256];
 	unsigned int r;
 	int fd;
 
 	out[0] = '\0';
-	if (!dax)
+	fd = open_dax_1g(dax);
+	if (fd < 0)
 		return;
-	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/align", name ? name + 1 : dax);
-	if (rig_sysfs_ul(path) != SZ_1G) {
-		ksft_print_msg("device DAX control: %s: alignment %lu, not 1 GiB: no control\n", dax,
-			       rig_sysfs_ul(path));
-		return;
-	}
-	fd = open(dax, O_RDWR);
-	if (fd < 0) {
-		ksft_print_msg("device DAX control: %s: %s\n", dax, strerror(errno));
-		return;
-	}
 	first = first_access_us(fd, 0, SZ_1G, 0, false);
 	after = first_access_us(fd, 0, SZ_1G, 0, true);
 	for (r = 0; r < FLOOR_REPS; r++) {
@@ -1112,7 +1126,7 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs, const
 	}
 	/* Before any BAR is touched, and again after the rows (below). */
 	if (procs > 1)
-		dax_procs_control(dax, procs, "before the BARs");
+		dax_procs_control(dax, procs, "before the BARs", "dax_procs_before_ms");
 	/*
 	 * Touch every BAR once, untimed, the way the rows will: the host's
 	 * cost of a first touch (QEMU's, and the host page a sparse backing
@@ -1190,7 +1204,7 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs, const
 		size_name(name, sizeof(name), 1, devs[0].size);
 		snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%uprocs", procs);
 		scale_procs(name, &devs[0], procs);
-		dax_procs_control(dax, procs, "after the rows");
+		dax_procs_control(dax, procs, "after the rows", "dax_procs_after_ms");
 	}
 	for (i = 0; i < ndev; i++) {
 		close(devs[i].device_fd);

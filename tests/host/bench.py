@@ -73,6 +73,8 @@ FLOOR_METRICS = [
     ("dax_first_us", "DAX 1G: first access", "us"),
     ("dax_first_after_munmap_us", "DAX 1G: first after munmap", "us"),
     ("dax_munmap_us", "DAX 1G: munmap of one leaf", "us"),
+    ("dax_procs_before_ms", "DAX 1G procs munmap, before BARs", "ms"),
+    ("dax_procs_after_ms", "DAX 1G procs munmap, after rows", "ms"),
 ]
 
 
@@ -337,7 +339,9 @@ def floor_table(bench, kinds):
              "made first; \"after munmap\" writes to each right after unmapping the one before."]
     if any(bench.values(k, FLOOR_ROW, "dax_munmap_us") for k in kinds):
         lines += ["DAX 1G: device DAX with 1 GiB leaves, which 6.1 maps without the series (x86_64):",
-                  "what 6.1's own fault and munmap paths cost a PUD leaf against 6.12's."]
+                  "what 6.1's own fault and munmap paths cost a PUD leaf against 6.12's. DAX 1G procs:",
+                  "the munmap phase of the processes row with each process unmapping one such leaf",
+                  "instead of the BAR, once before any BAR is mapped and once after the last row."]
     lines += ["{:<32}".format("") + "".join("{:>16}".format(n) for n in names),
               "-" * (32 + 16 * len(kinds))]
     for key, label, unit in FLOOR_METRICS:
@@ -417,6 +421,13 @@ def goals(bench, peer, arch):
                         behind.append("  {:<13} {:<20} (floor, fixed user work in every process at once:"
                                       " series {:.2f} ms vs {} {:.2f} ms; alone {:.2f} vs {:.2f} ms)".format(
                                           "", "", es, peer, ep, ws, wp))
+                    # The same phase with device DAX leaves, which 6.1 maps itself.
+                    cs = [bench.med(k, FLOOR_ROW, c) for k in ("series", peer)
+                          for c in ("dax_procs_before_ms", "dax_procs_after_ms")]
+                    if procs > 1 and key == "munmap_ms" and None not in cs:
+                        behind.append("  {:<13} {:<20} (control, every process unmapping a device DAX 1 GiB leaf"
+                                      " instead: series {:.2f} ms before the BARs, {:.2f} ms after the rows;"
+                                      " {} {:.2f} and {:.2f} ms)".format("", "", cs[0], cs[1], peer, cs[2], cs[3]))
                     dkey = {"first_access_us": "dax_first_us", "munmap_ms": "dax_munmap_us"}.get(key)
                     db = bench.med("base", FLOOR_ROW, dkey) if dkey else None
                     dp = bench.med(peer, FLOOR_ROW, dkey) if dkey else None

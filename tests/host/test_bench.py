@@ -168,6 +168,17 @@ def main():
                 and any(l.startswith("the same, every process at once") and "2.55 ms" in l for l in floor)
                 and any(l.startswith("munmap, BAR mapped, untouched") and "40.0 us" in l for l in floor),
                 goals + floor)
+    # The device DAX control of the processes row: next to it, and in the floors.
+    ctl = {"base": (1.5, 1.6), "series": (1.6, 3.9), "6.12": (1.4, 1.5)}
+    goals, floor, _ = report({k: [procs_boot(m, e) + ["floor dax_procs_before_ms={:.3f}".format(ctl[k][0]),
+                                                      "floor dax_procs_after_ms={:.3f}".format(ctl[k][1])]
+                                  for m, e in ((160.0, 2.0), (7.0, 2.5), (4.6, 0.4))[i:i + 1] * 2]
+                              for i, k in enumerate(("base", "series", "6.12"))})
+    ok &= check("the processes row behind: its device DAX control next to it, and in the floors",
+                any("series 1.60 ms before the BARs, 3.90 ms after the rows; 6.12 1.40 and 1.50 ms" in l
+                    for l in goals)
+                and any(l.startswith("DAX 1G procs munmap, after rows") and "3.90 ms" in l for l in floor),
+                goals + floor)
     spec = kernels([0.40, 0.42], [0.10, 0.11])
     for k, boots in spec.items():
         for lines in boots:
