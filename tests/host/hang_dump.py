@@ -17,6 +17,13 @@ OUTPUT (default: stdout). The guest is left running.
 
 --lost-eoi only looks for a lost EOI (x86), prints what it found, and exits
 3 if some vCPU has one, 0 if none has (scripts/run-vm's watcher).
+
+--faulting only looks for a vCPU that cannot leave the kernel's fault path
+(x86): one that faults fetching the page fault handler itself (its RIP is
+its CR2, at the handler's entry), or one with at least FAULT_DEPTH oopses
+nested on its stack (an oops that faults again while it reports). A kernel
+whose page tables lost their kernel half does both, without printing a word.
+Prints what it found and exits 5 if some vCPU does, 0 if none does.
 """
 import bisect
 import re
@@ -121,7 +128,58 @@ def lost_ipi_check(mon, cpus, sysmap, addrs, names, out):
     return lost_eoi
 
 
+FAULT_DEPTH = 3
+
+
+def vcpu_state(mon, cpu, addrs, names):
+    """The registers of vCPU @cpu as QEMU prints them, its program counter's
+    symbol, and the kernel text addresses on its stack, innermost first."""
+    lo, hi = (addrs[0], addrs[-1]) if addrs else (0, 0)
+    mon.cmd("cpu %d" % cpu)
+    regs = mon.cmd("info registers")
+    pc = re.search(r"\b(?:RIP|PC)=([0-9a-f]+)", regs) or re.search(r"\bPC=([0-9a-f]+)", regs)
+    sp = re.search(r"\bRSP=([0-9a-f]+)", regs) or re.search(r"\bSP_EL1=([0-9a-f]+)", regs) \
+        or re.search(r"\bSP=([0-9a-f]+)", regs)
+    sym = (symbolize(addrs, names, int(pc.group(1), 16)) or "(not kernel text)") if pc else None
+    chain = None
+    if sp:
+        chain = []
+        for w in re.findall(r"0x([0-9a-f]{16})", mon.cmd("x /512gx %#x" % int(sp.group(1), 16))):
+            a = int(w, 16)
+            if lo <= a <= hi:
+                s = symbolize(addrs, names, a)
+                if s and not s.endswith("+0x0"):
+                    chain.append(s)
+    return regs, sym, chain
+
+
+def faulting(mon, cpus, addrs, names, out):
+    """Whether some vCPU cannot leave the fault path (see --faulting)."""
+    dead = False
+    for cpu in cpus:
+        regs, sym, chain = vcpu_state(mon, cpu, addrs, names)
+        rip = re.search(r"\bRIP=([0-9a-f]+)", regs)
+        cr2 = re.search(r"\bCR2=([0-9a-f]+)", regs)
+        nested = sum(1 for s in chain or [] if s.startswith("page_fault_oops+"))
+        if rip and cr2 and rip.group(1) == cr2.group(1) and (sym or "").startswith("asm_exc_page_fault+"):
+            print("vCPU %d: faults fetching the page fault handler (RIP = CR2 = %s): the kernel's own"
+                  " mappings are gone" % (cpu, rip.group(1)), file=out)
+            dead = True
+        elif nested >= FAULT_DEPTH:
+            print("vCPU %d: %d oopses nested on its stack (pc %s): each report faults again" %
+                  (cpu, nested, sym), file=out)
+            dead = True
+        else:
+            print("vCPU %d: pc %s, %d nested oopses" % (cpu, sym, nested), file=out)
+    return dead
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--faulting":
+        addrs, names = load_map(sys.argv[3])
+        mon = Monitor(sys.argv[2])
+        cpus = [int(m) for m in re.findall(r"CPU #(\d+)", mon.cmd("info cpus"))]
+        return 5 if faulting(mon, cpus or [0], addrs, names, sys.stdout) else 0
     if len(sys.argv) == 4 and sys.argv[1] == "--lost-eoi":
         addrs, names = load_map(sys.argv[3])
         mon = Monitor(sys.argv[2])
@@ -132,32 +190,18 @@ def main():
     sock, sysmap = sys.argv[1], sys.argv[2]
     out = open(sys.argv[3], "w") if len(sys.argv) > 3 else sys.stdout
     addrs, names = load_map(sysmap)
-    lo, hi = (addrs[0], addrs[-1]) if addrs else (0, 0)
     mon = Monitor(sock)
     cpus = [int(m) for m in re.findall(r"CPU #(\d+)", mon.cmd("info cpus"))]
     for cpu in cpus or [0]:
-        mon.cmd("cpu %d" % cpu)
-        regs = mon.cmd("info registers")
+        regs, sym, chain = vcpu_state(mon, cpu, addrs, names)
         print("=== vCPU %d" % cpu, file=out)
         noise = re.compile(r"^(YMM|XMM|ZMM|FPR|FCW|DR\d|DR6|DR7|ES |CS |SS |DS |FS |GS |LDT|TR |GDT|IDT|"
                            r"Q\d|Z\d|P\d|FFR|FPCR|FPSR)")
         print("\n".join(l for l in regs.strip().split("\n") if not noise.match(l)), file=out)
-        pc = re.search(r"\b(?:RIP|PC)=([0-9a-f]+)", regs) or re.search(r"\bPC=([0-9a-f]+)", regs)
-        sp = re.search(r"\bRSP=([0-9a-f]+)", regs) or re.search(r"\bSP_EL1=([0-9a-f]+)", regs) \
-            or re.search(r"\bSP=([0-9a-f]+)", regs)
-        if pc:
-            print("pc: %s" % (symbolize(addrs, names, int(pc.group(1), 16)) or "(not kernel text)"),
-                  file=out)
-        if not sp:
+        if sym:
+            print("pc: %s" % sym, file=out)
+        if chain is None:
             continue
-        words = mon.cmd("x /512gx %#x" % int(sp.group(1), 16))
-        chain = []
-        for w in re.findall(r"0x([0-9a-f]{16})", words):
-            a = int(w, 16)
-            if lo <= a <= hi:
-                s = symbolize(addrs, names, a)
-                if s and not s.endswith("+0x0"):
-                    chain.append(s)
         print("kernel text addresses on the stack, innermost first:", file=out)
         for s in chain:
             print("    " + s, file=out)

@@ -292,6 +292,14 @@ def run_results(run, baseline_path, top):
         name += f" (in a second boot: QEMU lost an EOI in the first, {first})"
         why["hung"] = (f"both boots stopped on an interrupt whose EOI QEMU lost (TCG); console log: {console_path},"
                        f" vCPU state: {os.path.join(run, 'hang-dump.log')}, the first boot: {first}")
+    elif meta.get("RETRIED") == "nested":
+        # scripts/run-vm booted again after the kernel died during the nested KVM test.
+        first = os.path.join(run, "nested-boot")
+        name += (f" (in a second boot: the first boot's kernel died while its nested KVM guest ran,"
+                 f" as the unpatched kernel's does under TCG; {first})")
+        for g in ("hung", "oopsed", "crashed"):
+            why[g] = (f"both boots' kernels died while the nested KVM guest ran ({g}); console log: {console_path},"
+                      f" the first boot: {first}")
     res.append(Result(name, "PASS" if guest == "done" else "FAIL",
                       [] if guest == "done" else [why.get(guest, guest)] + console[-20:]))
     expected = []

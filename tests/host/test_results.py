@@ -126,8 +126,22 @@ def retried():
                 f.write("TAP version 13\n" + ("ok 1 vfio/smoke\n1..1\nRIG-DONE\n" if guest == "done" else ""))
             res, _ = results.run_results(run, None, os.path.dirname(os.path.dirname(HERE)))
             got += [r for r in res if "ran its tests to the end" in r.name]
-    return (len(got) == 2 and got[0].status == "PASS" and "lost an EOI in the first" in got[0].name
-            and got[1].status == "FAIL" and any("both boots stopped" in d for d in got[1].detail))
+    ok = (len(got) == 2 and got[0].status == "PASS" and "lost an EOI in the first" in got[0].name
+          and got[1].status == "FAIL" and any("both boots stopped" in d for d in got[1].detail))
+    got = []
+    with tempfile.TemporaryDirectory() as run:
+        for guest in ("done", "oopsed"):
+            with open(os.path.join(run, "meta.env"), "w") as f:
+                f.write(f"ARCH=x86_64\nVARIANT=normal\nKIND=series\nSCENARIO=nested\nRETRIED=nested\n"
+                        f"GUEST={guest}\n")
+            with open(os.path.join(run, "console.log"), "w") as f:
+                f.write("[    1.0] rig: start nested/qemu_vfio_kvm\n")
+            with open(os.path.join(run, "results.log"), "w") as f:
+                f.write("TAP version 13\n" + ("ok 1 nested/qemu_vfio_kvm\n1..1\nRIG-DONE\n" if guest == "done" else ""))
+            res, _ = results.run_results(run, None, os.path.dirname(os.path.dirname(HERE)))
+            got += [r for r in res if "ran its tests to the end" in r.name]
+    return (ok and len(got) == 2 and got[0].status == "PASS" and "died while its nested KVM guest ran" in got[0].name
+            and got[1].status == "FAIL" and any("both boots' kernels died" in d for d in got[1].detail))
 
 
 def oops_stall():
@@ -187,6 +201,78 @@ class FakeMonitor:
         return ""
 
 
+def nested_death():
+    """scripts/run-vm boots again only when the guest died between the start
+    and the end of the nested KVM test: oopsed and stalled, hung, or
+    stopped without RIG-DONE."""
+    import subprocess
+    import tempfile
+    top = os.path.dirname(os.path.dirname(HERE))
+    with open(os.path.join(top, "scripts", "run-vm")) as f:
+        fn = re.search(r"^died_in_nested\(\) \{\n.*?^\}\n", f.read(), re.M | re.S).group(0)
+    start, end = "[ 1.9] rig: start nested/qemu_vfio_kvm", "[ 9.1] rig: end nested/qemu_vfio_kvm rc=0"
+    want = {"oopsed in the test": ("0", True, [start], False, True),
+            "hung in the test": ("124", False, [start], False, True),
+            "stopped in the test": ("0", False, [start], False, True),
+            "oopsed after the test": ("0", True, [start, end], False, False),
+            "hung before the test": ("124", False, [], False, False),
+            "finished": ("0", False, [start, end], True, False),
+            "finished, no end line": ("0", False, [start], True, False),
+            "QEMU failed": ("1", False, [start], False, False)}
+    for name, (rc, oopsed, console, done, retry) in want.items():
+        with tempfile.TemporaryDirectory() as run:
+            with open(os.path.join(run, "console.log"), "w") as f:
+                f.write("\n".join(console) + "\n")
+            with open(os.path.join(run, "results.log"), "w") as f:
+                f.write("TAP version 13\n" + ("RIG-DONE\n" if done else ""))
+            if oopsed:
+                open(os.path.join(run, "oopsed"), "w").close()
+            got = subprocess.run(["bash", "-c", fn + 'RUN=$1 rc=$2 died_in_nested', "-", run, rc]).returncode == 0
+        if got != retry:
+            print(f"# {name}: boots again {got}, want {retry}")
+            return False
+    return True
+
+
+class StackMonitor(FakeMonitor):
+    """A vCPU at @rip with fault address @cr2 and @frames on its stack."""
+
+    def __init__(self, rip, cr2, frames):
+        super().__init__("(none)", "(none)", False)
+        self.regs = re.sub(r"RIP=[0-9a-f]+", "RIP=" + rip, self.regs)
+        self.regs = re.sub(r"CR2=[0-9a-f]+", "CR2=" + cr2, self.regs)
+        self.frames = frames
+
+    def cmd(self, line):
+        if line.startswith("x /512gx"):
+            return "\n".join("ffffc90000003e%02x: 0x%016x 0x0000000000000000" % (8 * i, a)
+                             for i, a in enumerate(self.frames))
+        return super().cmd(line)
+
+
+def faulting():
+    """hang_dump.py's verdict that a vCPU cannot leave the fault path, which
+    makes run-vm stop a guest that died without a word: a fault fetching the
+    fault handler, or FAULT_DEPTH oopses nested on one stack; a single oops
+    on the stack, or RIP = CR2 elsewhere, is not that."""
+    import io
+    import hang_dump
+    names = ["asm_exc_page_fault", "page_fault_oops", "oops_begin", "default_idle"]
+    addrs = [0xffffffff81400b00, 0xffffffff81401000, 0xffffffff81402000, 0xffffffff81403000]
+    oops = [0xffffffff81401010, 0xffffffff81402008, 0xffffffff81400b22]
+    want = {("ffffffff81400b00", "ffffffff81400b00", ()): True,
+            ("ffffffff81403010", "0000000000000030", tuple(oops * 3)): True,
+            ("ffffffff81403010", "0000000000000030", tuple(oops * 2)): False,
+            ("ffffffff81403010", "ffffffff81403010", tuple(oops)): False,
+            ("ffffffff81403010", "0000000000000000", ()): False}
+    for (rip, cr2, frames), dead in want.items():
+        got = hang_dump.faulting(StackMonitor(rip, cr2, list(frames)), [0], addrs, names, io.StringIO())
+        if got != dead:
+            print(f"# RIP {rip}, CR2 {cr2}, {len(frames) // 3} oopses on the stack: dead {got}, want {dead}")
+            return False
+    return True
+
+
 def lost_eoi():
     """hang_dump.py's lost-EOI verdict, which makes run-vm stop and boot again:
     only a vector in service and pending again while interrupts are on."""
@@ -212,11 +298,15 @@ def lost_eoi():
 
 def main():
     failed = 0
-    for check, name in ((retried, "a boot repeated after a lost EOI says so, and fails when both hung"),
+    for check, name in ((retried, "a boot repeated after a lost EOI or a death in the nested test says so,"
+                                  " and fails when both did"),
                         (lost_eoi, "hang_dump.py finds a lost EOI only in a vector in service and pending,"
                                    " interrupts on"),
                         (explained, "a failed verdict of bar_fuzz shows the failures it printed earlier"),
-                        (oops_stall, "run-vm stops a guest whose kernel oopsed and then stalled, and no other")):
+                        (oops_stall, "run-vm stops a guest whose kernel oopsed and then stalled, and no other"),
+                        (nested_death, "run-vm boots again only after a death in the nested KVM test"),
+                        (faulting, "hang_dump.py finds a vCPU stuck in the fault path only in nested oopses"
+                                   " or a fault on the fault handler")):
         try:
             ok = check()
         except Exception as e:  # a crash is a failed case
