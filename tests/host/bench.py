@@ -499,7 +499,7 @@ def goals(bench, peer, arch):
                        fmt(median(vb), MS), fmt(min(vb), MS), fmt(max(vb), MS), fmt_ratio(r[1], 1),
                        fmt_noise(r[2]), fmt(bench.med("series", row, "faults"), "{:.0f}"),
                        fmt(bench.med("base", row, "faults"), "{:.0f}"),
-                       # Met only through the spread (one slow boot of 6.1 can widen it): say so.
+                       # Met only through the spread (one slow boot of either kernel widens it): say so.
                        "; within noise only: the series' median is {:.0f}% above 6.1's".format(
                            100 * (r[1] - 1)) if r[0] and r[1] > 1 else
                        "; every boot behind" if min(vs) > max(vb) else ""))
