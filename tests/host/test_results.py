@@ -110,36 +110,33 @@ def explained():
             not any(r.detail for r in res if r.status == "PASS"))
 
 
-def retried():
-    """A boot that scripts/run-vm repeated after a lost EOI: its guest
-    result names the first boot; when both hung, the reason is the EOI."""
+def retried_results(scenario, reason, test, bad):
+    """The guest results of a boot that scripts/run-vm repeated for @reason,
+    once with the second boot done and once with it ended as @bad."""
     import tempfile
     got = []
     with tempfile.TemporaryDirectory() as run:
-        for guest in ("done", "hung"):
+        for guest in ("done", bad):
             with open(os.path.join(run, "meta.env"), "w") as f:
-                f.write(f"ARCH=x86_64\nVARIANT=normal\nKIND=series\nSCENARIO=demo\nRETRIED=lost-eoi\n"
+                f.write(f"ARCH=x86_64\nVARIANT=normal\nKIND=series\nSCENARIO={scenario}\nRETRIED={reason}\n"
                         f"GUEST={guest}\n")
             with open(os.path.join(run, "console.log"), "w") as f:
-                f.write("[    1.0] rig: start vfio/smoke\n")
+                f.write(f"[    1.0] rig: start {test}\n")
             with open(os.path.join(run, "results.log"), "w") as f:
-                f.write("TAP version 13\n" + ("ok 1 vfio/smoke\n1..1\nRIG-DONE\n" if guest == "done" else ""))
+                f.write("TAP version 13\n" + (f"ok 1 {test}\n1..1\nRIG-DONE\n" if guest == "done" else ""))
             res, _ = results.run_results(run, None, os.path.dirname(os.path.dirname(HERE)))
             got += [r for r in res if "ran its tests to the end" in r.name]
+    return got
+
+
+def retried():
+    """A boot that scripts/run-vm repeated after a lost EOI or a death in the
+    nested KVM test: its guest result names the first boot; when both
+    failed, the reason is the EOI or the nested test."""
+    got = retried_results("demo", "lost-eoi", "vfio/smoke", "hung")
     ok = (len(got) == 2 and got[0].status == "PASS" and "lost an EOI in the first" in got[0].name
           and got[1].status == "FAIL" and any("both boots stopped" in d for d in got[1].detail))
-    got = []
-    with tempfile.TemporaryDirectory() as run:
-        for guest in ("done", "oopsed"):
-            with open(os.path.join(run, "meta.env"), "w") as f:
-                f.write(f"ARCH=x86_64\nVARIANT=normal\nKIND=series\nSCENARIO=nested\nRETRIED=nested\n"
-                        f"GUEST={guest}\n")
-            with open(os.path.join(run, "console.log"), "w") as f:
-                f.write("[    1.0] rig: start nested/qemu_vfio_kvm\n")
-            with open(os.path.join(run, "results.log"), "w") as f:
-                f.write("TAP version 13\n" + ("ok 1 nested/qemu_vfio_kvm\n1..1\nRIG-DONE\n" if guest == "done" else ""))
-            res, _ = results.run_results(run, None, os.path.dirname(os.path.dirname(HERE)))
-            got += [r for r in res if "ran its tests to the end" in r.name]
+    got = retried_results("nested", "nested", "nested/qemu_vfio_kvm", "oopsed")
     return (ok and len(got) == 2 and got[0].status == "PASS" and "died while its nested KVM guest ran" in got[0].name
             and got[1].status == "FAIL" and any("both boots' kernels died" in d for d in got[1].detail))
 
