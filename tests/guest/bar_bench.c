@@ -1205,6 +1205,13 @@ static int bench_scale(char **bdfs, unsigned int ndev, unsigned int procs, const
 		snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%uprocs", procs);
 		scale_procs(name, &devs[0], procs);
 		dax_procs_control(dax, procs, "after the rows", "dax_procs_after_ms");
+		/*
+		 * Once more after a pause: what the rows left running (deferred
+		 * frees, queued work) has finished by then, what they left in
+		 * place has not.
+		 */
+		sleep(2);
+		dax_procs_control(dax, procs, "2 s after the rows", "dax_procs_later_ms");
 	}
 	for (i = 0; i < ndev; i++) {
 		close(devs[i].device_fd);
