@@ -280,7 +280,8 @@ def run_results(run, baseline_path, top):
     why = {
         "hung": f"the guest did not finish in time; console log: {console_path}",
         "crashed": f"the guest stopped before its tests ended; console log: {console_path}",
-        "oopsed": (f"the guest's kernel oopsed and then stalled, and was stopped before the time limit;"
+        "oopsed": (f"the guest's kernel died (an oops then a stall, or a vCPU stuck in its fault path),"
+                   f" and was stopped before the time limit;"
                    f" console log: {console_path}, vCPU state: {os.path.join(run, 'hang-dump.log')}"),
         "qemu-error": f"QEMU failed: {os.path.join(run, 'qemu.out')}",
         "not-run": "the VM was not booted",
