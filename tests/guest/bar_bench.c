@@ -1259,6 +1259,8 @@ int main(int argc, char **argv)
 	bool scale = false;
 	int o;
 
+	/* Faults are counted: no NUMA hinting faults on this program's own memory. */
+	rig_numa_balancing_off();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b': bdf = optarg; break;

@@ -240,6 +240,41 @@ static inline long rig_minflt(void)
 }
 
 /*
+ * NUMA balancing (on in the debug kernel, as in distributions) takes hinting
+ * faults on a program's own memory, its stack and its data, which
+ * rig_minflt() counts with the mapping's: a program that counts faults
+ * keeps it off, and it is put back at exit.
+ */
+#define RIG_NUMA_BALANCING "/proc/sys/kernel/numa_balancing"
+static char rig_numa_saved[8];
+
+static inline void rig_numa_balancing_restore(void)
+{
+	int fd = open(RIG_NUMA_BALANCING, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, rig_numa_saved, strlen(rig_numa_saved)) < 0)
+			perror(RIG_NUMA_BALANCING);
+		close(fd);
+	}
+}
+
+static inline void rig_numa_balancing_off(void)
+{
+	int fd = open(RIG_NUMA_BALANCING, O_RDWR);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, rig_numa_saved, sizeof(rig_numa_saved) - 1);
+	if (n > 0 && pwrite(fd, "0", 1, 0) == 1) {
+		rig_numa_saved[n] = '\0';
+		atexit(rig_numa_balancing_restore);
+	}
+	close(fd);
+}
+
+/*
  * Faults that the first write to a present but clean PTE of the BAR costs: 0
  * where the CPU sets dirty bits itself (x86; arm64 with FEAT_HAFDBS), 1 where
  * the kernel does it in a fault (arm64 without hardware dirty-bit management,

@@ -55,40 +55,6 @@ static void usage(const char *argv0)
 	exit(KSFT_FAIL);
 }
 
-/*
- * NUMA balancing (on in the debug kernel, as in distributions) takes hinting
- * faults on this program's own memory, which getrusage() counts with the
- * BAR's: keep it off while faults are counted, and put it back at exit.
- */
-#define NUMA_BALANCING "/proc/sys/kernel/numa_balancing"
-static char numa_saved[8];
-
-static void numa_balancing_restore(void)
-{
-	int fd = open(NUMA_BALANCING, O_WRONLY);
-
-	if (fd >= 0) {
-		if (write(fd, numa_saved, strlen(numa_saved)) < 0)
-			perror(NUMA_BALANCING);
-		close(fd);
-	}
-}
-
-static void numa_balancing_off(void)
-{
-	int fd = open(NUMA_BALANCING, O_RDWR);
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	n = read(fd, numa_saved, sizeof(numa_saved) - 1);
-	if (n > 0 && pwrite(fd, "0", 1, 0) == 1) {
-		numa_saved[n] = '\0';
-		atexit(numa_balancing_restore);
-	}
-	close(fd);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -136,7 +102,7 @@ int main(int argc, char **argv)
 	ksft_test_result(dev.bar_size >= SZ_1G && (dev.bar_flags & VFIO_REGION_INFO_FLAG_MMAP),
 			 "BAR2 is mmap-able and at least 1 GiB\n");
 
-	numa_balancing_off();
+	rig_numa_balancing_off();
 	bar = rig_mmap_aligned(dev.device_fd, dev.bar_offset, dev.bar_size, SZ_1G,
 			       PROT_READ | PROT_WRITE);
 	if (bar == MAP_FAILED)
