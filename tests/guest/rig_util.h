@@ -240,6 +240,22 @@ static inline long rig_minflt(void)
 }
 
 /*
+ * Write the next 64 KiB of this thread's stack below the caller. After
+ * fork(), the parent's stack pages are write-protected until it writes each
+ * of them once; a copy-on-write fault on a stack page that a counted window
+ * first writes (getrusage()'s buffer, a deeper call) would count with the
+ * mapping's faults.
+ */
+static __attribute__((noinline, unused)) void rig_prefault_stack(void)
+{
+	volatile char buf[64 * 1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i += 4096)
+		buf[i] = 0;
+}
+
+/*
  * NUMA balancing (on in the debug kernel, as in distributions) takes hinting
  * faults on a program's own memory, its stack and its data, which
  * rig_minflt() counts with the mapping's: a program that counts faults
