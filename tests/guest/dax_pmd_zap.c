@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	unsigned long before, after, n, mv0, mv1;
 	uint64_t seed = 0xda7a2;
 	struct rig_leaves l, l2;
-	long pte0, flt;
+	long pte0, flt, first_flt;
 	char path[256];
 	char *map, *dst;
 	int fd, status;
@@ -243,10 +243,27 @@ int main(int argc, char **argv)
 			 "mremap of blocks %lu-%lu: %lu PMD leaves at the new place (want %lu, %lu PTE bytes), %lu left behind, %lu on both sides (want %lu)\n",
 			 mv0, mv1 - 1, l.count[RIG_PMD], touched_in(mv0, mv1), l.bytes[RIG_PTE],
 			 l2.count[RIG_PMD] + l2.count[RIG_PTE], n, after - touched_in(mv0, mv1));
-	flt = rig_minflt();
-	n = bad_pages(dst, mv0, mv1, seed);
-	flt = rig_minflt() - flt;
-	ksft_test_result(!flt && !n, "reading the moved blocks: %ld faults, %lu bad pages\n", flt, n);
+	/* Block by block, to name the first block that faults, if one does. */
+	flt = 0;
+	n = 0;
+	first_flt = -1;
+	for (b = mv0; b < mv1; b++) {
+		long f = rig_minflt();
+
+		n += bad_pages(dst + (b - mv0) * SZ_2M, b, b + 1, seed);
+		f = rig_minflt() - f;
+		if (f && first_flt < 0)
+			first_flt = b;
+		flt += f;
+	}
+	ksft_test_result(!flt && !n, "reading the moved blocks: %ld faults (first in block %ld: %s), %lu bad pages\n",
+			 flt, first_flt, first_flt < 0 ? "none" : touched[first_flt] ? "a moved leaf" : "untouched",
+			 n);
+	if (flt) {
+		leaves(dst, (mv1 - mv0) * SZ_2M, &l);
+		ksft_print_msg("the new place after reading: %lu PMD leaves, %llu PTE bytes\n",
+			       l.count[RIG_PMD], l.bytes[RIG_PTE]);
+	}
 
 	munmap(dst, (mv1 - mv0) * SZ_2M);
 	munmap(map, hole0 * SZ_2M);

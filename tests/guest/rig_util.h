@@ -235,6 +235,12 @@ static inline long rig_minflt(void)
 {
 	struct rusage ru;
 
+	/*
+	 * Write the buffer first: after fork() its stack page may still be
+	 * write-protected, and getrusage() takes the count before its copy-out
+	 * breaks the copy-on-write, which the next count would then include.
+	 */
+	memset(&ru, 0, sizeof(ru));
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_minflt;
 }
@@ -243,8 +249,8 @@ static inline long rig_minflt(void)
  * Write the next 64 KiB of this thread's stack below the caller. After
  * fork(), the parent's stack pages are write-protected until it writes each
  * of them once; a copy-on-write fault on a stack page that a counted window
- * first writes (getrusage()'s buffer, a deeper call) would count with the
- * mapping's faults.
+ * first writes (a deeper call's frame) would count with the mapping's
+ * faults.
  */
 static __attribute__((noinline, unused)) void rig_prefault_stack(void)
 {
