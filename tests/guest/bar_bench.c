@@ -936,9 +936,10 @@ static void dax_procs_control(const char *dax, unsigned int n, const char *when,
 		ksft_print_msg("device DAX control, %u processes, %s: munmap phase %.3f ms; each (ms):%s\n",
 			       n, when, ms, each);
 		ksft_print_msg("BENCH floor %s=%.3f\n", key, ms);
-	} else
+	} else {
 		ksft_print_msg("device DAX control, %u processes, %s: a process failed to map, write or unmap: no numbers\n",
 			       n, when);
+	}
 	munmap(s, n * sizeof(*s));
 	close(b.go[0]);
 	close(b.go[1]);
