@@ -53,6 +53,7 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -742,6 +743,24 @@ static bool children_ready(struct barrier *b, unsigned int n)
 }
 
 /*
+ * A fork() of a processes row failed: stop the @n children started so far,
+ * which wait for their next phase, and close the pipes.
+ */
+static void stop_children(struct barrier *b, const pid_t *pid, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+	close(b->go[0]);
+	close(b->go[1]);
+	close(b->done[0]);
+	close(b->done[1]);
+}
+
+/*
  * The end of a child of the processes rows, from its untimed TLB flush
  * phase: flush, unmap @p (of @size, unless MAP_FAILED) in the timed phase
  * that follows, into *@ms, and exit in one more, untimed: an exit tears
@@ -789,6 +808,8 @@ static bool scale_procs(const char *name, struct scale_dev *d, unsigned int n)
 		pid[i] = fork();
 		if (pid[i] < 0) {
 			ksft_test_result_fail("%s: fork: %s\n", name, strerror(errno));
+			stop_children(&b, pid, i);
+			munmap(s, n * sizeof(*s));
 			return false;
 		}
 		if (!pid[i]) {
@@ -933,8 +954,14 @@ static void dax_procs_control(const char *dax, unsigned int n, const char *when,
 	memset(s, 0, n * sizeof(*s));
 	for (i = 0; i < n; i++) {
 		pid[i] = fork();
-		if (pid[i] < 0)
-			_exit(1);
+		if (pid[i] < 0) {
+			ksft_print_msg("device DAX control, %u processes, %s: fork: %s\n", n, when,
+				       strerror(errno));
+			stop_children(&b, pid, i);
+			munmap(s, n * sizeof(*s));
+			close(fd);
+			return;
+		}
 		if (!pid[i]) {
 			char *p = map_fd_skewed(fd, 0, SZ_1G, 0);
 
