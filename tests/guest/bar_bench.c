@@ -261,26 +261,7 @@ static char *cover_lower_region(char *p, unsigned long long len)
 	return q;
 }
 
-/*
- * Populate a mapping like the one about to be measured, untimed, and unmap it,
- * so that on every kernel the measured populate takes its page tables from
- * pages the kernel has just freed. What ran before differs: 6.1 maps the
- * whole mapping in each of first_access_us()'s faults and frees those page
- * tables again, the series and 6.12 map a few pages there. Without this the
- * series' populate of the 1 MiB-skewed mapping took 10 to 20 ms more, 6.1's
- * the same.
- */
-static void rehearse_populate(struct rig_vfio *dev, unsigned long len, unsigned long skew)
-{
-	char *p = map_skewed(dev, len, skew);
-	unsigned long i;
-
-	if (p == MAP_FAILED)
-		return;
-	for (i = 0; i < len / SZ_4K; i++)
-		*(volatile uint64_t *)(p + i * SZ_4K) = i;
-	munmap(p, len);
-}
+static void rehearse_populate(struct rig_vfio *dev, unsigned long len, unsigned long skew);
 
 static int bench_alignments(const char *bdf, unsigned long len, bool type1)
 {
@@ -518,6 +499,26 @@ static void populate(char *p, unsigned long long size, unsigned long stride, str
 	if (*(volatile uint64_t *)(p + stride) != 1 ||
 	    *(volatile uint64_t *)(p + (n - 1) * stride) != n - 1)
 		s->bad = 1;
+}
+
+/*
+ * Populate a mapping like the one about to be measured, untimed, and unmap it,
+ * so that on every kernel the measured populate takes its page tables from
+ * pages the kernel has just freed. What ran before differs: 6.1 maps the
+ * whole mapping in each of first_access_us()'s faults and frees those page
+ * tables again, the series and 6.12 map a few pages there. Without this the
+ * series' populate of the 1 MiB-skewed mapping took 10 to 20 ms more, 6.1's
+ * the same.
+ */
+static void rehearse_populate(struct rig_vfio *dev, unsigned long len, unsigned long skew)
+{
+	char *p = map_skewed(dev, len, skew);
+	struct sample unused = { 0 };
+
+	if (p == MAP_FAILED)
+		return;
+	populate(p, len, SZ_4K, &unused);
+	munmap(p, len);
 }
 
 static void print_row(const char *name, unsigned int bars, unsigned int procs,
