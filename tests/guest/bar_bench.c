@@ -31,7 +31,8 @@
  *	  in all N processes, the scheduler's part of each of that row's phases;
  *	- "floor": munmap of the first BAR mapped but never touched and of an
  *	  anonymous mapping of its size, the kernel's munmap path without any
- *	  leaf, the full TLB flush a munmap of leaves ends with (an mprotect),
+ *	  leaf, and of the first BAR written once per GiB and every 4 KiB
+ *	  (its leaves on top of that path), the full TLB flush a munmap of leaves ends with (an mprotect),
  *	  a system call that does nothing, and a write fault on a page
  *	  cache page (median of FLOOR_REPS each); the first BAR's first access
  *	  with each write right after a munmap; with --dax, the same for a
@@ -1067,18 +1068,45 @@ static void dax_control(const char *dax, char *out, size_t len)
  * FLOOR_REPS of munmap of @d's BAR mapped as the rows map it but never
  * touched, and of an anonymous mapping of the same size never touched, each
  * after flush_own_tlb(). A row's munmap time is this floor plus the leaves;
- * the floor is the kernel's own munmap path, which the series does not
- * change (6.1's against 6.12's). Then the full TLB flush that such a munmap
- * ends with, the entry and fault floors below, the
- * first access of @d's BAR in the other way (each write right after a
+ * the floor is the kernel's own munmap path, which the series does not change
+ * (6.1's against 6.12's). The same munmap with the BAR written once per GiB
+ * and every 4 KiB then tells the leaves' part from the floor's. Then the full
+ * TLB flush that such a munmap ends with, the entry and fault floors below,
+ * the first access of @d's BAR in the other way (each write right after a
  * munmap: first_access_us()), and the device DAX control (dax_control()).
  */
 static void floor_row(struct scale_dev *d, const char *dax)
 {
-	double t[2][FLOOR_REPS], sys[FLOOR_REPS], flt[FLOOR_REPS], fl[FLOOR_REPS], after;
+	double t[2][FLOOR_REPS], w[2][FLOOR_REPS], sys[FLOOR_REPS], flt[FLOOR_REPS], fl[FLOOR_REPS], after;
 	char control[160];
 	unsigned int kind, r;
 	int mfd;
+
+	/*
+	 * The same munmap with the BAR's leaves there: written once per GiB
+	 * (a PUD leaf each where the kernel has them), and written every
+	 * 4 KiB as the 1x2G and 1G-aligned rows write it. Against the
+	 * untouched munmap of the same boot, what the kernel does for the
+	 * leaves, apart from the munmap path every munmap takes; measured
+	 * FLOOR_REPS times where those rows measure it once.
+	 */
+	for (kind = 0; kind < 2; kind++) {
+		unsigned long long stride = kind ? SZ_4K : SZ_1G, i;
+
+		for (r = 0; r < FLOOR_REPS; r++) {
+			char *p = rig_mmap_aligned(d->device_fd, d->offset, d->size, SZ_1G,
+						   PROT_READ | PROT_WRITE);
+
+			if (p == MAP_FAILED) {
+				ksft_print_msg("munmap floor: mmap failed: %s\n", strerror(errno));
+				return;
+			}
+			for (i = 0; i < d->size / stride; i++)
+				*(volatile uint64_t *)(p + i * stride) = i;
+			w[kind][r] = munmap_us(p, d->size);
+		}
+		qsort(w[kind], FLOOR_REPS, sizeof(double), cmp_double);
+	}
 
 	for (kind = 0; kind < 2; kind++) {
 		for (r = 0; r < FLOOR_REPS; r++) {
@@ -1157,8 +1185,9 @@ static void floor_row(struct scale_dev *d, const char *dax)
 	qsort(flt, FLOOR_REPS, sizeof(double), cmp_double);
 	after = first_access_us(d->device_fd, d->offset, d->size, 0, true);
 	dax_control(dax, control, sizeof(control));
-	ksft_print_msg("BENCH floor size_MiB=%llu bar_untouched_munmap_us=%.1f anon_untouched_munmap_us=%.1f tlb_flush_us=%.1f syscall_us=%.2f minor_fault_us=%.2f bar_first_after_munmap_us=%.2f%s\n",
-		       d->size >> 20, t[0][FLOOR_REPS / 2], t[1][FLOOR_REPS / 2], fl[FLOOR_REPS / 2],
+	ksft_print_msg("BENCH floor size_MiB=%llu bar_untouched_munmap_us=%.1f bar_per_gib_munmap_us=%.1f bar_written_munmap_us=%.1f anon_untouched_munmap_us=%.1f tlb_flush_us=%.1f syscall_us=%.2f minor_fault_us=%.2f bar_first_after_munmap_us=%.2f%s\n",
+		       d->size >> 20, t[0][FLOOR_REPS / 2], w[0][FLOOR_REPS / 2], w[1][FLOOR_REPS / 2],
+		       t[1][FLOOR_REPS / 2], fl[FLOOR_REPS / 2],
 		       sys[FLOOR_REPS / 2], flt[FLOOR_REPS / 2], after, control);
 }
 

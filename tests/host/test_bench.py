@@ -9,7 +9,8 @@ and bar_bench leave them), runs bench.py's goal code on them and checks the
 verdict: the comparison with the peer within noise, the count of rows
 behind, the munmap floor kept out of the comparison and shown next to a
 munmap row that is behind, the device DAX control next to it when the
-boots have it, a number within the noise but behind in every boot listed
+boots have it, the BAR's munmap with its leaves less the untouched munmap
+compared with the peer's on its own line, a number within the noise but behind in every boot listed
 apart, the fault count compared exactly, the series' block of PTEs next to
 a first access behind where no leaf fits, times of tens of microseconds
 printed and compared to the microsecond, DESIGN.md's fallback rule (where
@@ -124,6 +125,39 @@ def main():
                 first(goals).startswith("[met]")
                 and any("within noise, but behind in every boot (1)" in l for l in goals)
                 and any(l.startswith("  1x2G") and "munmap" in l for l in goals), goals)
+
+    # The floor row's munmaps with the BAR's leaves: the untouched munmap plus
+    # what each boot's leaves add (series floor 20 us, 6.12 12 us, 6.1 30-31 us).
+    def with_leaves(spec, above):
+        for kind, boots in spec.items():
+            for i, lines in enumerate(boots):
+                u = float(lines[1].split("bar_untouched_munmap_us=")[1].split()[0])
+                g, w = above[kind][i]
+                lines[1] += " bar_per_gib_munmap_us={:.1f} bar_written_munmap_us={:.1f}".format(u + g, u + w)
+        return spec
+    level = {"base": [(9000, 50000), (9100, 50500)], "series": [(2, 40), (3, 42)], "6.12": [(3, 40), (4, 41)]}
+    goals, floor, _ = report(with_leaves(kernels([0.40, 0.42], [0.10, 0.11]), level))
+    ok &= check("the leaves' munmap less the untouched one, level with the peer: met, the floors apart",
+                any(l.startswith("[met] series' munmap of the 2 GiB BAR's leaves, less its kernel's untouched")
+                    for l in goals)
+                and any("written once a GiB series +2.5 us [+2.0..+3.0] vs 6.12 +3.5 us [+3.0..+4.0]" in l
+                        and "written every 4 KiB series +41.0 us [+40.0..+42.0] vs 6.12 +40.5 us" in l
+                        for l in goals)
+                and any("the kernel's own munmap path: series 20.0 us, 6.12 12.0 us, 6.1 30.5 us" in l
+                        for l in goals)
+                and first(goals).startswith("[NOT MET]")
+                and any("written every 4 KiB, less the untouched munmap: series +41.0 us" in l for l in goals)
+                and any(l.startswith("  less the untouched munmap") and "+41.0 us" in l and "+40.5 us" in l
+                        for l in floor),
+                goals + floor)
+    dearer = {"base": level["base"], "series": [(2, 60), (3, 61)], "6.12": level["6.12"]}
+    goals, _, _ = report(with_leaves(kernels([0.10, 0.11], [0.10, 0.12]), dearer))
+    ok &= check("the leaves' munmap dearer than the peer's beyond the noise: NOT MET",
+                any(l.startswith("[NOT MET] series' munmap of the 2 GiB BAR's leaves") for l in goals),
+                goals)
+    goals, _, _ = report(kernels([0.10, 0.11], [0.10, 0.12]))
+    ok &= check("without the leaves' munmap numbers: no line for them",
+                not any("BAR's leaves" in l for l in goals), goals)
 
     goals, _, _ = report(kernels([0.14, 0.10], [0.10, 0.12]))
     ok &= check("behind by less than the larger noise: met",
