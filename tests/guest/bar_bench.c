@@ -1159,7 +1159,6 @@ static void floor_row(struct scale_dev *d, const char *dax)
 	qsort(flt, FLOOR_REPS, sizeof(double), cmp_double);
 	after = first_access_us(d->device_fd, d->offset, d->size, 0, true);
 	dax_control(dax, control, sizeof(control));
-
 	ksft_print_msg("BENCH floor size_MiB=%llu bar_untouched_munmap_us=%.1f anon_untouched_munmap_us=%.1f tlb_flush_us=%.1f syscall_us=%.2f minor_fault_us=%.2f bar_first_after_munmap_us=%.2f%s\n",
 		       d->size >> 20, t[0][FLOOR_REPS / 2], t[1][FLOOR_REPS / 2], fl[FLOOR_REPS / 2],
 		       sys[FLOOR_REPS / 2], flt[FLOOR_REPS / 2], after, control);
@@ -1179,10 +1178,11 @@ static void floor_row(struct scale_dev *d, const char *dax)
  * 1.3 ms instead of 45 us on every kernel; run just before the rows, it made
  * the series' munmap of the 64 GiB BAR take 2.4 to 3.2 ms instead of 0.1 ms
  * in every boot, the peer's not, whose rows spend seconds in MAP_DMA).
+ * Numbers are printed only if every write read back.
  */
 static void floor_leaves_row(struct scale_dev *d)
 {
-	static const unsigned long long stride[3] = { 0, SZ_1G, SZ_4K };
+	static const unsigned long stride[3] = { 0, SZ_1G, SZ_4K };
 	double w[3][FLOOR_REPS];
 	unsigned int kind, r;
 
@@ -1190,15 +1190,20 @@ static void floor_leaves_row(struct scale_dev *d)
 		for (kind = 0; kind < 3; kind++) {
 			char *p = rig_mmap_aligned(d->device_fd, d->offset, d->size, SZ_1G,
 						   PROT_READ | PROT_WRITE);
-			unsigned long long i;
+			struct sample s = { 0 };
 
 			if (p == MAP_FAILED) {
 				ksft_print_msg("munmap of the leaves: mmap failed: %s\n", strerror(errno));
 				return;
 			}
-			for (i = 0; stride[kind] && i < d->size / stride[kind]; i++)
-				*(volatile uint64_t *)(p + i * stride[kind]) = i;
+			if (stride[kind])
+				populate(p, d->size, stride[kind], &s);
 			w[kind][r] = munmap_us(p, d->size);
+			if (s.bad) {
+				ksft_print_msg("munmap of the leaves: the BAR written every %lu kB did not read back\n",
+					       stride[kind] >> 10);
+				return;
+			}
 		}
 	}
 	for (kind = 0; kind < 3; kind++)

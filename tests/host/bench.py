@@ -357,7 +357,8 @@ def floor_table(bench, kinds):
              "A row's munmap is the munmap floor plus its leaves and a full TLB flush; a first",
              "access is a fault (the write-fault floor: entry, fault path, one PTE) plus the",
              "BAR's leaf.",
-             "The series changes none of these paths. The rows' first access writes to mappings",
+             "The series changes none of these paths but the teardown of the BAR's leaves in the",
+             "two \"written\" munmaps. The rows' first access writes to mappings",
              "made first; \"after munmap\" writes to each right after unmapping the one before."]
     if any(bench.values(k, FLOOR_ROW, "dax_munmap_us") for k in kinds):
         lines += ["DAX 1G: device DAX with 1 GiB leaves, which 6.1 maps without the series (x86_64):",

@@ -10,8 +10,8 @@ verdict: the comparison with the peer within noise, the count of rows
 behind, the munmap floor kept out of the comparison and shown next to a
 munmap row that is behind, the device DAX control next to it when the
 boots have it, the BAR's munmap with its leaves less the untouched munmap
-compared with the peer's on its own line, a number within the noise but behind in every boot listed
-apart, the fault count compared exactly, the series' block of PTEs next to
+compared with the peer's on its own line, a number within the noise but
+behind in every boot listed apart, the fault count compared exactly, the series' block of PTEs next to
 a first access behind where no leaf fits, times of tens of microseconds
 printed and compared to the microsecond, DESIGN.md's fallback rule (where
 no leaf fits, populate no dearer than 6.1), and the clock: boots that count
